@@ -1,0 +1,89 @@
+# capsa: one non-recursive Makefile. `make`, `make check`, `make install
+# PREFIX=...`, `make BUILD=asan check` for the sanitizer build.
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/capsa
+SYSCONFDIR ?= /etc/capsa
+DATADIR    ?= $(PREFIX)/share/capsa
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+
+BUILD ?= release
+O     := build/$(BUILD)
+
+CC      ?= gcc
+PKGS    := libsquashfs1 libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wwrite-strings -Wpointer-arith -Wlogical-op -Winit-self -Wundef -Wvla -Wno-format-nonliteral
+CPPFLAGS += -D_GNU_SOURCE -Isrc -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_SYSCONFDIR='"$(SYSCONFDIR)"' \
+            -DCAPSA_DATADIR='"$(DATADIR)"'
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -fstack-protector-strong -fPIE $(WARN) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += -pie -Wl,-z,relro,-z,now,-z,noexecstack
+
+ifeq ($(BUILD),asan)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+else
+CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+
+CORE_SRC := $(wildcard src/util/*.c src/config/*.c src/runtime/*.c src/runtime/hooks/*.c src/image/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+
+all: $(O)/capsa capsa
+
+capsa: $(O)/capsa
+	ln -sf $(O)/capsa capsa
+
+$(O)/capsa: $(CLI_OBJ) $(O)/libcore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(O)/libcore.a: $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libcore.a $(PKG_LIBS)
+
+unit: $(UNIT_BIN)
+
+# The probe is static so that it runs inside any test rootfs.
+$(O)/tests/probe: tests/fixtures/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+check: all unit $(O)/tests/probe
+	CAPSA_BUILD=$(O) tests/run
+
+check-unit: unit
+	CAPSA_BUILD=$(O) tests/run --unit
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/capsa.conf.d $(DESTDIR)$(SYSCONFDIR)/hooks.d \
+	           $(DESTDIR)$(SYSCONFDIR)/mounts.d $(DESTDIR)$(SYSCONFDIR)/environ.d $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(O)/capsa $(DESTDIR)$(BINDIR)/capsa
+	install -m 644 conf/capsa.conf $(DESTDIR)$(SYSCONFDIR)/capsa.conf
+	install -m 644 conf/mounts.d/*.fstab $(DESTDIR)$(SYSCONFDIR)/mounts.d/
+	install -m 644 conf/environ.d/*.env $(DESTDIR)$(SYSCONFDIR)/environ.d/
+	install -m 644 man/capsa.1 $(DESTDIR)$(MANDIR)/man1/capsa.1
+
+clean:
+	rm -rf build capsa
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+.PHONY: all unit check check-unit install clean

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+int mkdir_p(const char *path, mode_t mode, struct error *err)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+
+	for (char *p = copy + 1;; p++) {
+		char saved = *p;
+
+		if (saved != '/' && saved != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return error_set(err, errno, "failed to create directory '%s'", copy);
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	if (!path_is_dir(path))
+		return error_set(err, ENOTDIR, "failed to create directory '%s'", path);
+	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 4096;
+
+	if (fd < 0)
+		return error_set(err, errno, "failed to open '%s'", path);
+	buf = xmalloc(cap + 1);
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap >= max)
+				return error_set(err, E2BIG, "failed to read '%s'", path);
+			cap = cap * 2 > max ? max : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_set(err, errno, "failed to read '%s'", path);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (ret_len != NULL)
+		*ret_len = len;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			 struct error *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.capsa-%d", name, (int)getpid());
+	_cleanup_close_ int fd = -1;
+
+	unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return error_set(err, errno, "failed to create '%s'", tmp);
+	if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
+		int e = errno;
+
+		unlinkat(dirfd, tmp, 0);
+		return error_set(err, e, "failed to write '%s'", tmp);
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		int e = errno;
+
+		unlinkat(dirfd, tmp, 0);
+		return error_set(err, e, "failed to replace '%s'", name);
+	}
+	return 0;
+}
+
+static int rm_rf_children(int dfd, dev_t dev, struct error *err);
+
+static int rm_rf_entry(int dirfd, const char *name, dev_t dev, struct error *err)
+{
+	struct stat st;
+	_cleanup_close_ int fd = -1;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : error_set(err, errno, "failed to stat '%s'", name);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+			return error_set(err, errno, "failed to remove '%s'", name);
+		return 0;
+	}
+	if (st.st_dev != dev)
+		return error_set(err, EXDEV, "refusing to remove '%s' on another filesystem", name);
+	/* Images often carry 0555 or 0000 directories (enroot#42). */
+	if ((st.st_mode & 0700) != 0700)
+		fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "failed to open '%s'", name);
+	if (rm_rf_children(fd, dev, err) < 0)
+		return error_prefix(err, "%s", name);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return error_set(err, errno, "failed to remove '%s'", name);
+	return 0;
+}
+
+static int rm_rf_children(int dfd, dev_t dev, struct error *err)
+{
+	int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	if (fd2 < 0)
+		return error_errno(err, "failed to duplicate directory fd");
+	d = fdopendir(fd2);
+	if (d == NULL) {
+		close(fd2);
+		return error_errno(err, "failed to read directory");
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (rm_rf_entry(dfd, de->d_name, dev, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int rm_rf_at(int dirfd, const char *name, struct error *err)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : error_set(err, errno, "failed to stat '%s'", name);
+	return rm_rf_entry(dirfd, name, st.st_dev, err);
+}
+
+int list_dir_sorted(const char *dir, const char *suffix, struct strv *out, struct error *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t slen = suffix ? strlen(suffix) : 0;
+
+	if (d == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return error_set(err, errno, "failed to open directory '%s'", dir);
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (suffix && (len <= slen || strcmp(de->d_name + len - slen, suffix) != 0))
+			continue;
+		strv_push(out, de->d_name);
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(char *), strv_sort_cmp);
+	return 0;
+}
+
+bool path_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool path_is_reg(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *path_absolute(const char *path)
+{
+	char buf[PATH_MAX];
+	_cleanup_free_ char *dir = NULL;
+	const char *slash;
+
+	if (realpath(path, buf) != NULL)
+		return xstrdup(buf);
+	/* readlink -f semantics: the last component may not exist yet. */
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else
+		dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (realpath(dir, buf) == NULL)
+		return NULL;
+	return xasprintf("%s/%s", strcmp(buf, "/") ? buf : "", slash ? slash + 1 : path);
+}

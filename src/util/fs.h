@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* File helpers: fd-relative where they touch trees the user does not trust. */
+#ifndef CAPSA_UTIL_FS_H
+#define CAPSA_UTIL_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+#include "util/strv.h"
+
+/* mkdir -p with the given mode for every created component. */
+int mkdir_p(const char *path, mode_t mode, struct error *err);
+
+/* Read a whole file (at most max bytes, else E2BIG). *ret is NUL-terminated. */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err);
+
+/* Write data to dirfd/name through a temporary file and rename(2), so readers
+ * never see a partial file. Never follows a symlink at name. */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			 struct error *err);
+
+/* rm -rf dirfd/name without crossing filesystems and without following
+ * symlinks; unreadable or unwritable directories are chmod'ed first. */
+int rm_rf_at(int dirfd, const char *name, struct error *err);
+
+/* Names in dir ending with suffix (NULL: all, no dot files), sorted as glob(3)
+ * sorts in the C locale. A missing dir gives an empty list. */
+int list_dir_sorted(const char *dir, const char *suffix, struct strv *out, struct error *err);
+
+bool path_is_dir(const char *path);
+bool path_is_reg(const char *path);
+/* Absolute, symlink-free path; the last component may be missing. */
+char *path_absolute(const char *path);
+
+#endif

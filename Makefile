@@ -18,7 +18,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-        -Wwrite-strings -Wpointer-arith -Wlogical-op -Winit-self -Wundef -Wvla -Wno-format-nonliteral
+        -Wwrite-strings -Wpointer-arith -Wlogical-op -Winit-self -Wundef -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS += -D_GNU_SOURCE -Isrc -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_SYSCONFDIR='"$(SYSCONFDIR)"' \
             -DCAPSA_DATADIR='"$(DATADIR)"'
 CFLAGS   ?= -O2 -g

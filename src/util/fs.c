@@ -128,8 +128,8 @@ static int rm_rf_entry(int dirfd, const char *name, dev_t dev, struct error *err
 	if (st.st_dev != dev)
 		return error_set(err, EXDEV, "refusing to remove '%s' on another filesystem", name);
 	/* Images often carry 0555 or 0000 directories (enroot#42). */
-	if ((st.st_mode & 0700) != 0700)
-		fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
+	if ((st.st_mode & 0700) != 0700 && fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0) < 0)
+		return error_set(err, errno, "failed to make '%s' writable", name);
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return error_set(err, errno, "failed to open '%s'", name);

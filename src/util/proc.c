@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/proc.h"
+#include "util/strbuf.h"
+
+static void child_fds(const struct proc_opts *o)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int in = o->stdin_fd >= 0 ? o->stdin_fd : devnull;
+
+	if (in >= 0 && in != 0)
+		dup2(in, 0);
+	if (o->stdout_fd >= 0 && o->stdout_fd != 1)
+		dup2(o->stdout_fd, 1);
+	if (o->stderr_fd >= 0 && o->stderr_fd != 2)
+		dup2(o->stderr_fd, 2);
+	/* Never leak a host fd into a hook or a container (CVE-2024-21626). */
+	syscall(SYS_close_range, 3U, ~0U, 0U);
+}
+
+int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *opts, pid_t *ret_pid,
+	       struct error *err)
+{
+	static const struct proc_opts defaults = PROC_OPTS_INIT;
+	const struct proc_opts *o = opts ? opts : &defaults;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return error_errno(err, "failed to fork");
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		child_fds(o);
+		if (o->cwd && chdir(o->cwd) < 0)
+			_exit(126);
+		if (o->child_setup)
+			o->child_setup(o->child_arg);
+		if (strchr(argv[0], '/'))
+			execve(argv[0], argv, envp);
+		else
+			execvpe(argv[0], argv, envp);
+		dprintf(2, "[ERROR] failed to execute '%s': %s\n", argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+int proc_wait(pid_t pid, int *ret_status, struct error *err)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return error_errno(err, "failed to wait for child");
+	}
+	*ret_status = status;
+	return 0;
+}
+
+int proc_capture(char *const argv[], char *const envp[], const struct proc_opts *opts, size_t max, char **ret_out,
+		 int *ret_status, struct error *err)
+{
+	struct proc_opts o = opts ? *opts : (struct proc_opts)PROC_OPTS_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	int pfd[2];
+	pid_t pid;
+	char buf[4096];
+	int r;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return error_errno(err, "failed to create pipe");
+	o.stdout_fd = pfd[1];
+	r = proc_spawn(argv, envp, &o, &pid, err);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return r;
+	}
+	for (;;) {
+		ssize_t n = read(pfd[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (sb.len + (size_t)n <= max)
+			strbuf_add(&sb, buf, (size_t)n);
+	}
+	close(pfd[0]);
+	r = proc_wait(pid, ret_status, err);
+	if (r < 0) {
+		strbuf_release(&sb);
+		return r;
+	}
+	*ret_out = strbuf_detach(&sb);
+	return 0;
+}
+
+const char *proc_status_str(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "exited with return code %d", WEXITSTATUS(status));
+	return buf;
+}
+
+int proc_exit_code(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Child processes: spawn with a clean fd table, wait, capture output. */
+#ifndef CAPSA_UTIL_PROC_H
+#define CAPSA_UTIL_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+struct proc_opts {
+	int stdin_fd;  /* -1: /dev/null */
+	int stdout_fd; /* -1: inherit */
+	int stderr_fd; /* -1: inherit */
+	const char *cwd;
+	/* Runs in the child after the fds are set up, before exec. */
+	void (*child_setup)(void *arg);
+	void *child_arg;
+};
+
+#define PROC_OPTS_INIT {-1, -1, -1, NULL, NULL, NULL}
+
+/* fork + execve (execvpe when argv[0] has no '/'); fds >= 3 are closed. */
+int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *opts, pid_t *ret_pid,
+	       struct error *err);
+/* Wait for pid, retrying on EINTR; returns the wait status. */
+int proc_wait(pid_t pid, int *ret_status, struct error *err);
+/* Run and collect stdout (at most max bytes). Returns the wait status in *ret_status. */
+int proc_capture(char *const argv[], char *const envp[], const struct proc_opts *opts, size_t max, char **ret_out,
+		 int *ret_status, struct error *err);
+/* "exited with return code N" / "was killed by signal N" for messages. */
+const char *proc_status_str(int status, char *buf, size_t len);
+/* Exit code as a shell reports it: code, or 128+signal. */
+int proc_exit_code(int status);
+
+#endif

@@ -53,7 +53,13 @@ $(O)/libcore.a: $(CORE_OBJ)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -I$(O)/gen $(CFLAGS) -c -o $@ $<
+
+$(O)/gen/builtin_conf.h: conf/embed.sh $(wildcard conf/mounts.d/*.fstab conf/environ.d/*.env)
+	@mkdir -p $(dir $@)
+	conf/embed.sh > $@
+
+$(O)/src/runtime/defaults.o: $(O)/gen/builtin_conf.h
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libcore.a
 	@mkdir -p $(dir $@)

@@ -35,21 +35,18 @@ int mkdir_p(const char *path, mode_t mode, struct error *err)
 	return 0;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err)
+int read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap = 4096;
 
-	if (fd < 0)
-		return error_set(err, errno, "failed to open '%s'", path);
 	buf = xmalloc(cap + 1);
 	for (;;) {
 		ssize_t n;
 
 		if (len == cap) {
 			if (cap >= max)
-				return error_set(err, E2BIG, "failed to read '%s'", path);
+				return error_set(err, E2BIG, "file larger than %zu bytes", max);
 			cap = cap * 2 > max ? max : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
@@ -57,7 +54,7 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return error_set(err, errno, "failed to read '%s'", path);
+			return error_errno(err, "failed to read");
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -66,6 +63,17 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 	if (ret_len != NULL)
 		*ret_len = len;
 	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return error_set(err, errno, "failed to open '%s'", path);
+	if (read_fd(fd, max, ret, ret_len, err) < 0)
+		return error_prefix(err, "'%s'", path);
 	return 0;
 }
 

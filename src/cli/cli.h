@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The command line: the only code that prints to the user or exits. */
+#ifndef CAPSA_CLI_CLI_H
+#define CAPSA_CLI_CLI_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "util/error.h"
+
+/* [INFO] / [WARN] / [ERROR] on stderr, coloured on a terminal, as enroot. */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print err as an [ERROR] line and return the exit code 1. */
+int cli_fail(const struct error *err);
+
+enum arg_kind { ARG_FLAG, ARG_VALUE };
+
+struct cli_option {
+	char short_name; /* 0: none */
+	const char *long_name;
+	enum arg_kind kind;
+	int id;
+};
+
+/* enroot's grammar: options before positionals, "-o X", "--output X" and
+ * "--output=X"; "--" ends options; an empty value is a usage error.
+ * Calls handle(id, value) for each option; returns the index of the first
+ * positional, -1 for a usage error, -2 for -h/--help. */
+int cli_parse(int argc, char **argv, const struct cli_option *opts, int (*handle)(int id, const char *value, void *arg),
+	      void *arg);
+
+/* Print usage on stdout and return code. */
+int cli_usage(const char *text, int code);
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct config *cfg, int argc, char **argv);
+	bool needs_config;
+};
+
+int cmd_create(struct config *cfg, int argc, char **argv);
+int cmd_start(struct config *cfg, int argc, char **argv);
+int cmd_batch(struct config *cfg, int argc, char **argv);
+int cmd_exec(struct config *cfg, int argc, char **argv);
+int cmd_export(struct config *cfg, int argc, char **argv);
+int cmd_list(struct config *cfg, int argc, char **argv);
+int cmd_remove(struct config *cfg, int argc, char **argv);
+int cmd_info(struct config *cfg, int argc, char **argv);
+
+#endif

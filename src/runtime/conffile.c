@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/conffile.h"
+#include "util/cleanup.h"
+#include "util/proc.h"
+#include "util/xalloc.h"
+
+#define MAX_CONF_OUTPUT (4 * 1024 * 1024)
+
+/* Records are separated by NUL bytes, which bash output cannot contain. */
+static const char collect_script[] =
+	"source \"$0\" >/dev/null || exit 1\n"
+	"if declare -F environ >/dev/null; then environ \"$@\"; fi; printf '\\0'\n"
+	"if declare -F mounts >/dev/null; then mounts \"$@\"; fi; printf '\\0'\n"
+	"if declare -F rc >/dev/null; then declare -f rc; fi\n";
+
+static const char hooks_script[] = "source \"$0\" >/dev/null || exit 1\n"
+				   "if declare -F hooks >/dev/null; then hooks \"$@\"; fi\n";
+
+void caps_raise_ambient(void *unused)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	(void)unused;
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return;
+	data[0].inheritable = data[0].permitted;
+	data[1].inheritable = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return;
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		if (data[cap / 32].permitted & (1U << (cap % 32)))
+			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+	}
+}
+
+static void build_argv(struct start_ctx *ctx, const char *script, struct strv *argv)
+{
+	strv_push(argv, "bash");
+	strv_push(argv, "--norc");
+	strv_push(argv, "--noprofile");
+	strv_push(argv, "-c");
+	strv_push(argv, script);
+	strv_push(argv, ctx->opts->conf_file);
+	for (int i = 0; i < ctx->opts->argc; i++)
+		strv_push(argv, ctx->opts->argv[i]);
+}
+
+int conffile_check(const char *path, struct error *err)
+{
+	char *argv[] = {(char *)"bash", (char *)"-n", (char *)path, NULL};
+	extern char **environ;
+	struct proc_opts o = PROC_OPTS_INIT;
+	char *out = NULL;
+	int status;
+
+	o.stderr_fd = 1; /* collect bash's message for the error */
+	if (access(path, R_OK) < 0)
+		return error_set(err, errno, "invalid argument: '%s'", path);
+	if (proc_capture(argv, environ, &o, 4096, &out, &status, err) < 0)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		out[strcspn(out, "\n")] = '\0';
+		error_set(err, 0, "invalid argument: '%s': %s", path, out);
+		free(out);
+		return -1;
+	}
+	free(out);
+	return 0;
+}
+
+/* rc() comes back as "rc () \n{ \n BODY\n}": keep BODY, as enroot does. */
+static char *rc_body(const char *decl)
+{
+	const char *p = decl;
+
+	for (int skip = 0; skip < 2 && p; skip++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (p == NULL)
+		return NULL;
+	{
+		const char *end = strrchr(p, '}');
+		return xstrndup(p, end ? (size_t)(end - p) : strlen(p));
+	}
+}
+
+int conffile_collect(struct start_ctx *ctx, struct error *err)
+{
+	struct strv argv = STRV_INIT;
+	_cleanup_free_ char *out = NULL;
+	char *mounts, *rc;
+	int status, r;
+
+	build_argv(ctx, collect_script, &argv);
+	r = proc_capture(argv.v, ctx->host_env.v, NULL, MAX_CONF_OUTPUT, &out, &status, err);
+	strv_free(&argv);
+	if (r < 0)
+		return r;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return error_set(err, 0, "'%s' exited with return code %d", ctx->opts->conf_file,
+				 proc_exit_code(status));
+	mounts = out + strlen(out) + 1;
+	rc = mounts + strlen(mounts) + 1;
+	ctx->conf_environ = xstrdup(out);
+	ctx->conf_mounts = xstrdup(mounts);
+	if (*rc && ctx->rc == NULL)
+		ctx->rc = rc_body(rc);
+	return 0;
+}
+
+int conffile_run_hooks(struct start_ctx *ctx, struct error *err)
+{
+	struct strv argv = STRV_INIT;
+	struct proc_opts o = PROC_OPTS_INIT;
+	int status, r;
+	pid_t pid;
+
+	o.stdout_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	o.child_setup = caps_raise_ambient;
+	build_argv(ctx, hooks_script, &argv);
+	r = proc_spawn(argv.v, ctx->host_env.v, &o, &pid, err);
+	strv_free(&argv);
+	close(o.stdout_fd);
+	if (r < 0 || proc_wait(pid, &status, err) < 0)
+		return -1;
+	if (status != 0)
+		return error_set(err, 0, "'%s' hooks() exited with return code %d", ctx->opts->conf_file,
+				 proc_exit_code(status));
+	return 0;
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/envfile.h"
+#include "runtime/defaults.h"
+#include "runtime/environ.h"
+#include "runtime/resolve.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+#define MAX_ENV_FILE (4 * 1024 * 1024)
+
+int rootfs_read_optional(int rootfd, const char *path, size_t max, char **ret, struct error *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct error e2 = ERROR_INIT;
+
+	if (rootfs_open(rootfd, path, O_RDONLY, 0, &fd, &e2) < 0) {
+		if (e2.code == ENOENT || e2.code == ENOTDIR) {
+			*ret = xstrdup("");
+			return 0;
+		}
+		*err = e2;
+		return -1;
+	}
+	return read_fd(fd, max, ret, NULL, err);
+}
+
+void environ_build_host(struct start_ctx *ctx)
+{
+	extern char **environ;
+	static const char *const drop[] = {"BASH_ENV", "ENV", "LD_PRELOAD", "LD_LIBRARY_PATH"};
+
+	for (char **e = environ; *e; e++) {
+		bool skip = !strncmp(*e, "ENROOT_", 7) || !strncmp(*e, "CAPSA_", 6);
+
+		for (size_t i = 0; i < ARRAY_SIZE(drop) && !skip; i++)
+			skip = !strncmp(*e, drop[i], strlen(drop[i])) && (*e)[strlen(drop[i])] == '=';
+		if (!skip)
+			strv_push(&ctx->host_env, *e);
+	}
+	config_export(ctx->cfg, &ctx->host_env);
+	strv_pushf(&ctx->host_env, "ENROOT_PID=%d", (int)getpid());
+	strv_pushf(&ctx->host_env, "CAPSA_PID=%d", (int)getpid());
+	strv_pushf(&ctx->host_env, "ENROOT_ROOTFS=%s", ctx->rootfs);
+	strv_pushf(&ctx->host_env, "CAPSA_ROOTFS=%s", ctx->rootfs);
+	strv_pushf(&ctx->host_env, "ENROOT_ENVIRON=%s/environment", ctx->runtime_dir);
+	strv_pushf(&ctx->host_env, "CAPSA_ENVIRON=%s/environment", ctx->runtime_dir);
+	strv_pushf(&ctx->host_env, "ENROOT_MOUNTS=%s/fstab", ctx->runtime_dir);
+	strv_pushf(&ctx->host_env, "CAPSA_MOUNTS=%s/fstab", ctx->runtime_dir);
+	strv_argv(&ctx->host_env);
+}
+
+static void add_substituted(struct start_ctx *ctx, const char *text)
+{
+	_cleanup_free_ char *s = env_subst(text, ctx->host_env.v);
+
+	env_normalize(s, &ctx->env);
+}
+
+static int add_env_dir(struct start_ctx *ctx, const char *dir, bool builtin, struct error *err)
+{
+	struct strv files = STRV_INIT;
+	int r;
+
+	if (builtin && !path_is_dir(dir)) {
+		add_substituted(ctx, rt_builtin_environ);
+		return 0;
+	}
+	r = list_dir_sorted(dir, ".env", &files, err);
+
+	for (size_t i = 0; r == 0 && i < files.n; i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, files.v[i]);
+		_cleanup_free_ char *buf = NULL;
+
+		r = read_file_at(AT_FDCWD, path, MAX_ENV_FILE, &buf, NULL, err);
+		if (r == 0)
+			add_substituted(ctx, buf);
+	}
+	strv_free(&files);
+	return r;
+}
+
+static void add_cli_env(struct start_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->opts->env_args.n; i++) {
+		const char *arg = ctx->opts->env_args.v[i];
+		const char *v;
+
+		if (strchr(arg, '=')) {
+			env_normalize(arg, &ctx->env);
+			continue;
+		}
+		v = getenv(arg);
+		strv_pushf(&ctx->env, "%s=%s", arg, v ? v : "");
+	}
+}
+
+int environ_assemble(struct start_ctx *ctx, struct error *err)
+{
+	_cleanup_free_ char *image_env = NULL;
+	_cleanup_free_ char *sys = xasprintf("%s/environ.d", config_get(ctx->cfg, "SYSCONF_PATH"));
+	_cleanup_free_ char *user = xasprintf("%s/environ.d", config_get(ctx->cfg, "CONFIG_PATH"));
+
+	if (rootfs_read_optional(ctx->rootfd, "/etc/environment", MAX_ENV_FILE, &image_env, err) < 0)
+		return error_prefix(err, "image /etc/environment");
+	add_substituted(ctx, image_env);
+	if (add_env_dir(ctx, sys, true, err) < 0 || add_env_dir(ctx, user, false, err) < 0)
+		return -1;
+	if (ctx->conf_environ)
+		env_normalize(ctx->conf_environ, &ctx->env);
+	add_cli_env(ctx);
+	return 0;
+}
+
+int environ_write(const struct start_ctx *ctx, const char *path, struct error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int r;
+
+	for (size_t i = 0; i < ctx->env.n; i++) {
+		strbuf_addstr(&sb, ctx->env.v[i]);
+		strbuf_addch(&sb, '\n');
+	}
+	r = write_file_atomic_at(AT_FDCWD, path, sb.buf ? sb.buf : "", sb.len, 0600, err);
+	strbuf_release(&sb);
+	return r;
+}
+
+int environ_reload(struct start_ctx *ctx, const char *path, struct error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+
+	if (read_file_at(AT_FDCWD, path, MAX_ENV_FILE, &buf, NULL, err) < 0)
+		return -1;
+	strv_free(&ctx->env);
+	env_normalize(buf, &ctx->env);
+	return 0;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "config/config.h"
+#include "tap.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+static char *tmpdir(void)
+{
+	char *d = xstrdup("/tmp/capsa-test-XXXXXX");
+	if (mkdtemp(d) == NULL)
+		TAP_FAIL("mkdtemp");
+	return d;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ASSERT_TRUE(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A clean environment with every path under a fresh directory. */
+static char *isolate(void)
+{
+	char *d = tmpdir();
+	char *sys = xasprintf("%s/sys", d);
+
+	clearenv();
+	setenv("HOME", d, 1);
+	mkdir(sys, 0755);
+	setenv("CAPSA_SYSCONF_PATH", sys, 1);
+	setenv("XDG_RUNTIME_DIR", d, 1);
+	free(sys);
+	return d;
+}
+
+TEST(parse_line)
+{
+	char *k, *v;
+	ASSERT_TRUE(config_parse_line("ENROOT_DATA_PATH /x/y", &k, &v));
+	ASSERT_STREQ(k, "ENROOT_DATA_PATH");
+	ASSERT_STREQ(v, "/x/y");
+	ASSERT_TRUE(config_parse_line("CAPSA_MOUNT_HOME=yes", &k, &v));
+	ASSERT_STREQ(v, "yes");
+	ASSERT_TRUE(config_parse_line("  NVIDIA_DRIVER_CAPABILITIES  compute,utility  ", &k, &v));
+	ASSERT_STREQ(v, "compute,utility");
+	ASSERT_TRUE(!config_parse_line("#ENROOT_DATA_PATH /x", &k, &v));
+	ASSERT_TRUE(!config_parse_line("HTTP_PROXY x", &k, &v));
+	ASSERT_TRUE(config_parse_line("https_proxy x", &k, &v));
+	ASSERT_TRUE(!config_parse_line("ENROOT_lower x", &k, &v));
+}
+
+TEST(falsy)
+{
+	const char *f[] = {"n", "no", "N", "No", "NO", "f", "F", "false", "False", "FALSE"};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		ASSERT_TRUE(config_is_falsy(f[i]));
+	ASSERT_TRUE(!config_is_falsy("0"));
+	ASSERT_TRUE(!config_is_falsy("off"));
+	ASSERT_TRUE(!config_is_falsy("nO"));
+	ASSERT_TRUE(!config_is_falsy("y"));
+}
+
+TEST(expand)
+{
+	struct config cfg = {0};
+	struct error err = ERROR_INIT;
+	char *v;
+
+	setenv("FOO", "bar", 1);
+	unsetenv("UNSET_X");
+	ASSERT_OK(config_expand(&cfg, "${FOO}/x", &v, &err), &err);
+	ASSERT_STREQ(v, "bar/x");
+	ASSERT_OK(config_expand(&cfg, "$FOO-${UNSET_X:-dflt}", &v, &err), &err);
+	ASSERT_STREQ(v, "bar-dflt");
+	ASSERT_OK(config_expand(&cfg, "'$FOO' \"a  b\"   c", &v, &err), &err);
+	ASSERT_STREQ(v, "$FOO a  b c");
+	ASSERT_OK(config_expand(&cfg, "/run/user-$(id -u)", &v, &err), &err);
+	char *want = xasprintf("/run/user-%u", (unsigned)geteuid());
+	ASSERT_STREQ(v, want);
+	/* Anything else goes through bash. */
+	ASSERT_OK(config_expand(&cfg, "$(echo hi)-$((1+2))", &v, &err), &err);
+	ASSERT_STREQ(v, "hi-3");
+}
+
+TEST(precedence)
+{
+	char *d = isolate();
+	char *sys = xasprintf("%s/sys", d);
+	char *confd = xasprintf("%s/capsa.conf.d", sys);
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	mkdir(confd, 0755);
+	write_text(xasprintf("%s/capsa.conf", sys), "ENROOT_MAX_CONNECTIONS 3\nCAPSA_CONNECT_TIMEOUT=7\n");
+	write_text(xasprintf("%s/10-a.conf", confd), "ENROOT_MAX_CONNECTIONS 4\nENROOT_TRANSFER_RETRIES 5\n");
+	write_text(xasprintf("%s/20-b.conf", confd), "ENROOT_TRANSFER_RETRIES 6\nENROOT_ZSTD_OPTIONS -9\n");
+	setenv("ENROOT_CONNECT_TIMEOUT", "11", 1);
+	setenv("CAPSA_ZSTD_OPTIONS", "", 1); /* empty counts as unset */
+	ASSERT_OK(config_load(&cfg, &err), &err);
+	ASSERT_STREQ(config_get(&cfg, "MAX_CONNECTIONS"), "3");
+	ASSERT_STREQ(config_get(&cfg, "CONNECT_TIMEOUT"), "11");
+	ASSERT_STREQ(config_get(&cfg, "TRANSFER_RETRIES"), "5");
+	ASSERT_STREQ(config_get(&cfg, "ZSTD_OPTIONS"), "-9");
+	ASSERT_STREQ(config_get(&cfg, "TEMP_PATH"), "/tmp");
+	config_free(&cfg);
+}
+
+TEST(capsa_beats_enroot_and_falsy_unsets)
+{
+	char *d = isolate();
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	char *data = xasprintf("%s/data", d);
+
+	setenv("ENROOT_DATA_PATH", "/nonexistent-enroot", 1);
+	setenv("CAPSA_DATA_PATH", data, 1);
+	setenv("ENROOT_MOUNT_HOME", "n", 1);
+	setenv("ENROOT_REMAP_ROOT", "0", 1);
+	ASSERT_OK(config_load(&cfg, &err), &err);
+	ASSERT_STREQ(config_get(&cfg, "DATA_PATH"), data);
+	ASSERT_TRUE(path_is_dir(data));
+	ASSERT_TRUE(!config_bool(&cfg, "MOUNT_HOME"));
+	ASSERT_TRUE(config_bool(&cfg, "REMAP_ROOT"));
+	ASSERT_TRUE(config_bool(&cfg, "LOGIN_SHELL"));
+	ASSERT_TRUE(!config_bool(&cfg, "ROOTFS_WRITABLE"));
+	config_free(&cfg);
+}
+
+TEST(xdg_defaults_and_enroot_fallback)
+{
+	char *d = isolate();
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	char *enroot_data = xasprintf("%s/.local/share/enroot", d);
+	char *cache = xasprintf("%s/.cache/capsa", d);
+
+	ASSERT_OK(mkdir_p(enroot_data, 0755, &err), &err);
+	ASSERT_OK(config_load(&cfg, &err), &err);
+	ASSERT_STREQ(config_get(&cfg, "DATA_PATH"), enroot_data);
+	ASSERT_STREQ(config_get(&cfg, "CACHE_PATH"), cache);
+	config_free(&cfg);
+}
+
+TEST(directives)
+{
+	char *d = isolate();
+	char *conf = xasprintf("%s/job.conf", d);
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	write_text(conf, "#ENROOT_ROOTFS=myimage\n# ENROOT_ROOTFS_WRITABLE y\n#CAPSA_MOUNT_HOME no\nENROOT_X=1\n");
+	setenv("ENROOT_MOUNT_HOME", "y", 1);
+	ASSERT_OK(config_load(&cfg, &err), &err);
+	ASSERT_TRUE(config_bool(&cfg, "MOUNT_HOME"));
+	ASSERT_OK(config_apply_directives(&cfg, conf, &err), &err);
+	ASSERT_STREQ(config_get(&cfg, "ROOTFS"), "myimage");
+	ASSERT_TRUE(config_bool(&cfg, "ROOTFS_WRITABLE"));
+	ASSERT_TRUE(!config_bool(&cfg, "MOUNT_HOME"));
+	ASSERT_TRUE(config_get(&cfg, "X") == NULL);
+	config_free(&cfg);
+}
+
+TEST(foreign_owner_rejected)
+{
+	char *d = isolate();
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	if (geteuid() == 0)
+		SKIP("needs a non-root user to meet a directory it does not own");
+	setenv("CAPSA_CACHE_PATH", "/", 1);
+	ASSERT_FAILS(config_load(&cfg, &err));
+	ASSERT_TRUE(strstr(err.msg, "not by you") != NULL);
+	(void)d;
+}
+
+TAP_MAIN(T(parse_line), T(falsy), T(expand), T(precedence), T(capsa_beats_enroot_and_falsy_unsets),
+	 T(xdg_defaults_and_enroot_fallback), T(directives), T(foreign_owner_rejected))

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config/envfile.h"
+#include "tap.h"
+
+TEST(normalize)
+{
+	struct strv out = STRV_INIT;
+
+	env_normalize("  A=1\n# comment\n\nexport B=2\nENROOT_X=3\nCAPSA_Y=4\nC=\"quoted\"\nD='x y'\n"
+		      "E=\"half\n9BAD=1\nF=a=b\n_G=\n",
+		      &out);
+	ASSERT_EQ(out.n, 6);
+	ASSERT_STREQ(out.v[0], "A=1");
+	ASSERT_STREQ(out.v[1], "C=quoted");
+	ASSERT_STREQ(out.v[2], "D=x y");
+	ASSERT_STREQ(out.v[3], "E=\"half");
+	ASSERT_STREQ(out.v[4], "F=a=b");
+	ASSERT_STREQ(out.v[5], "_G=");
+	strv_free(&out);
+}
+
+TEST(subst)
+{
+	char *envp[] = {(char *)"HOME=/h", (char *)"X=1", (char *)"X=2", NULL};
+	char *s = env_subst("${HOME}/a $HOME ${UNSET}|${X}|${bad-}", envp);
+
+	ASSERT_STREQ(s, "/h/a $HOME |2|${bad-}");
+	free(s);
+}
+
+TEST(valid_arg)
+{
+	ASSERT_TRUE(env_valid_arg("A"));
+	ASSERT_TRUE(env_valid_arg("A_1=x y"));
+	ASSERT_TRUE(env_valid_arg("_=1"));
+	ASSERT_TRUE(!env_valid_arg("1A=2"));
+	ASSERT_TRUE(!env_valid_arg("A-B=2"));
+	ASSERT_TRUE(!env_valid_arg(""));
+}
+
+TAP_MAIN(T(normalize), T(subst), T(valid_arg))

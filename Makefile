@@ -93,3 +93,15 @@ clean:
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 .PHONY: all unit check check-unit install clean
+
+# The main job on a small image made offline: a busybox rootfs, packed to
+# squashfs, created as a container and started as the calling user.
+demo: all
+	@rm -rf build/demo && mkdir -p build/demo
+	tests/fixtures/mkrootfs.sh build/demo >/dev/null
+	CAPSA_DATA_PATH=$(CURDIR)/build/demo/data ./capsa create -f -n demo build/demo/busybox.sqsh
+	CAPSA_DATA_PATH=$(CURDIR)/build/demo/data ./capsa start demo sh -c \
+		'echo "hello from $$(cat /etc/hostname 2>/dev/null || hostname) as uid $$(id -u): $$(. /etc/os-release; echo $$PRETTY_NAME)"'
+	./capsa start build/demo/busybox.sqsh sh -c 'echo "started the squashfs image directly: $$(ls /bin | wc -l) entries in /bin"'
+
+.PHONY: demo

@@ -16,8 +16,8 @@
 enum { OPT_CONF = 1, OPT_ENV, OPT_RC, OPT_ROOT, OPT_RW, OPT_MOUNT, OPT_PID, OPT_NET, OPT_IPC, OPT_UTS };
 
 struct start_args {
-	struct config *cfg;
 	struct start_opts *o;
+	unsigned flags; /* bit i: flag_settings[i] was given */
 };
 
 /* Flags only switch settings on, after -c directives (enroot.md §1.1). */
@@ -51,7 +51,7 @@ static int start_opt(int id, const char *value, void *arg)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(flag_settings); i++) {
 		if (flag_settings[i].id == id) {
-			config_set(a->cfg, flag_settings[i].setting, "y");
+			a->flags |= 1U << i;
 			return 0;
 		}
 	}
@@ -86,13 +86,18 @@ static const struct cli_option start_options[] = {
 	{0, "uts", ARG_FLAG, OPT_UTS},	    {0, NULL, ARG_FLAG, 0},
 };
 
-static int run_start(struct config *cfg, struct start_opts *o)
+static int run_start(struct config *cfg, struct start_opts *o, unsigned flags)
 {
 	struct error err = ERROR_INIT;
 	int r = 0;
 
 	if (o->conf_file && config_apply_directives(cfg, o->conf_file, &err) < 0)
 		return cli_fail(&err);
+	/* Flags come after -c directives and only switch settings on. */
+	for (size_t i = 0; i < ARRAY_SIZE(flag_settings); i++) {
+		if (flags & (1U << i))
+			config_set(cfg, flag_settings[i].setting, "y");
+	}
 	r = rt_start(cfg, o, &err);
 	start_opts_free(o);
 	return r < 0 ? cli_fail(&err) : 0;
@@ -101,7 +106,7 @@ static int run_start(struct config *cfg, struct start_opts *o)
 int cmd_start(struct config *cfg, int argc, char **argv)
 {
 	struct start_opts o = {0};
-	struct start_args a = {cfg, &o};
+	struct start_args a = {&o, 0};
 	int i = cli_parse(argc, argv, start_options, start_opt, &a);
 
 	if (i == -2)
@@ -113,7 +118,7 @@ int cmd_start(struct config *cfg, int argc, char **argv)
 	o.rootfs_arg = argv[i];
 	o.argv = argv + i + 1;
 	o.argc = argc - i - 1;
-	return run_start(cfg, &o);
+	return run_start(cfg, &o, a.flags);
 }
 
 static const char batch_usage[] = "Usage: capsa batch [options] [--] CONFIG [COMMAND] [ARG...]\n"
@@ -136,13 +141,14 @@ int cmd_batch(struct config *cfg, int argc, char **argv)
 	o.conf_file = argv[i];
 	if (config_apply_directives(cfg, o.conf_file, &err) < 0)
 		return cli_fail(&err);
+	/* run_start applies the directives again: harmless, they overwrite. */
 	rootfs = config_get(cfg, "ROOTFS");
 	if (rootfs == NULL)
 		return log_error("missing directive ENROOT_ROOTFS in %s", o.conf_file), 1;
 	o.rootfs_arg = rootfs;
 	o.argv = argv + i + 1;
 	o.argc = argc - i - 1;
-	return run_start(cfg, &o);
+	return run_start(cfg, &o, 0);
 }
 
 static const char exec_usage[] = "Usage: capsa exec [options] [--] PID COMMAND [ARG...]\n"

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/sqfs_pack.h"
+#include "image/sqfs_options.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -30,6 +30,7 @@ int store_export(const struct config *cfg, const char *name, const char *output,
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int dir = -1;
 	struct sqfs_pack_opts opts = {0};
+	_cleanup_free_ char *storage = NULL;
 
 	if (store_check_name(name, err) < 0)
 		return -1;
@@ -43,7 +44,8 @@ int store_export(const struct config *cfg, const char *name, const char *output,
 		if (path_is_dir(output))
 			return error_set(err, EISDIR, "cannot overwrite '%s'", output);
 	}
-	opts.compressor = "zstd";
+	if (sqfs_parse_options(config_get(cfg, "SQUASH_OPTIONS"), &opts, &storage, err) < 0)
+		return -1;
 	opts.exclude = export_exclude;
 	return sqfs_pack_dir(dir, output, &opts, err);
 }

@@ -1,0 +1,435 @@
+# shellcheck shell=bash disable=SC2034,SC2154,SC2015
+# SPDX-License-Identifier: Apache-2.0
+#
+# Shared helpers for capsa's bats integration tests.  Every test file does:
+#
+#   load helpers
+#   setup()    { capsa_setup; }
+#   teardown() { capsa_teardown; }
+#
+# capsa_setup gives each test fresh directories under $T (owned by the
+# unprivileged test user) and the variables
+#   DATA RUNTIME CACHE CONFIG SYSCONF  the CAPSA_*_PATH directories
+#   TEST_HOME WORK SHARED              $HOME, the cwd of capsa, a scratch dir
+#   FIX PROBE                          fixtures dir (busybox*.sqsh, rootfs dirs)
+#   TUID TGID TUSER                    the test user
+# and capsa runs as that user with a clean environment (env -i) through
+#   capsa ARGS...                      (or capsa_as_user)
+#   capsa_env [-u NAME]... [NAME=VALUE]... ARGS...   extra/removed variables
+#   capsa_as_root ARGS...              real root, same clean environment
+#   capsa_bg OUTFILE ARGS...           in the background; sets BG_PID
+# The sysconf dir is a copy of the repository's conf/ (capsa.conf, mounts.d,
+# environ.d, hooks.d) when it exists.
+#
+# The CLI is written to the enroot specification (shared/spec/enroot.md).
+
+bats_require_minimum_version 1.5.0
+
+CAPSA_REPO=${CAPSA_REPO:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+if [ -z "${CAPSA_FIXTURES:-}" ] && [ -z "${CAPSA_SKIP_INTEGRATION:-}" ]; then
+	# bats was run directly rather than through tests/run.
+	# shellcheck source=tests/lib/setup.sh
+	. "$CAPSA_REPO/tests/lib/setup.sh" >&2
+fi
+
+CAPSA_TEST_TIMEOUT=${CAPSA_TEST_TIMEOUT:-60}
+CONTAINER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+capsa_setup() {
+	[ -z "${CAPSA_SKIP_INTEGRATION:-}" ] || skip "$CAPSA_SKIP_INTEGRATION"
+	if [ ! -x "$CAPSA_BIN" ]; then
+		echo "capsa binary not found: $CAPSA_BIN (run make first)" >&2
+		return 1
+	fi
+	TUSER=$CAPSA_TEST_USER TUID=$CAPSA_TEST_UID TGID=$CAPSA_TEST_GID
+	FIX=$CAPSA_FIXTURES
+	PROBE=$CAPSA_PROBE
+	T=$(mktemp -d "${CAPSA_TEST_TMPDIR:-/tmp}/capsa-bats.XXXXXX")
+	chmod 0755 "$T"
+	DATA=$T/data
+	RUNTIME=$T/runtime # created by capsa (mkdir -p, enroot.md §1.1.6)
+	CACHE=$T/cache     # likewise
+	CONFIG=$T/config
+	SYSCONF=$T/sysconf
+	TEST_HOME=$T/home
+	WORK=$T/work
+	SHARED=$T/shared
+	mkdir -p "$DATA" "$CONFIG"/{hooks.d,mounts.d,environ.d} "$SYSCONF" "$TEST_HOME" "$WORK" "$SHARED" \
+		"$T"/tmp "$T"/xdg/{data,config,cache,run}
+	if [ -d "$CAPSA_REPO/conf" ]; then
+		cp -a "$CAPSA_REPO/conf/." "$SYSCONF/"
+	fi
+	mkdir -p "$SYSCONF"/{hooks.d,mounts.d,environ.d}
+	chmod 0700 "$T"/xdg/run
+	capsa_chown "$T"
+	BG_PIDS=()
+}
+
+capsa_teardown() {
+	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill_bg "$pid"
+	done
+	# Anything still running that belongs to this test (FUSE daemons, stray
+	# containers) names $T in its command line: kill exactly those pids.
+	for pid in $(pids_matching "$T"); do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	for pid in "${BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "${CAPSA_TEST_KEEP:-0}" = 1 ]; then
+		echo "# kept $T" >&3
+		return 0
+	fi
+	chmod -R u+rwX "$T" 2>/dev/null || true
+	rm -rf "$T" 2>/dev/null || { sleep 0.5; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"; }
+}
+
+# Give PATH... to the test user (no-op when the tests run as that user).
+capsa_chown() {
+	if [ "${CAPSA_TEST_RUNUSER:-0}" = 1 ]; then
+		chown -R "$CAPSA_TEST_UID:$CAPSA_TEST_GID" "$@"
+	fi
+}
+
+# The clean environment capsa runs with.  Sanitizer options pass through.
+_capsa_base_env() {
+	_env=(
+		"HOME=$TEST_HOME" "USER=$TUSER" "LOGNAME=$TUSER" "SHELL=/bin/sh" "PATH=$CONTAINER_PATH"
+		"LC_ALL=C" "TMPDIR=$T/tmp"
+		"XDG_RUNTIME_DIR=$T/xdg/run" "XDG_DATA_HOME=$T/xdg/data" "XDG_CONFIG_HOME=$T/xdg/config"
+		"XDG_CACHE_HOME=$T/xdg/cache"
+		"CAPSA_DATA_PATH=$DATA" "CAPSA_RUNTIME_PATH=$RUNTIME" "CAPSA_CACHE_PATH=$CACHE"
+		"CAPSA_CONFIG_PATH=$CONFIG" "CAPSA_SYSCONF_PATH=$SYSCONF" "CAPSA_TEMP_PATH=$T/tmp"
+	)
+	local v
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS CAPSA_DEBUG; do
+		[ -z "${!v:-}" ] || _env+=("$v=${!v}")
+	done
+}
+
+# _capsa_cmd AS(user|root) [-u NAME]... [NAME=VALUE]... -- ARGS...
+# Sets the array _cmd: timeout [runuser -u USER --] env -i ENV... capsa ARGS...
+_capsa_cmd() {
+	local as=$1 kv name e keep
+	local -a drop=() extra=() _env=() prefix=()
+	shift
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--) shift; break ;;
+		-u) drop+=("$2"); shift 2 ;;
+		*) extra+=("$1"); shift ;;
+		esac
+	done
+	_capsa_base_env
+	_env+=("${extra[@]}")
+	if [ "$as" = user ] && [ "${CAPSA_TEST_RUNUSER:-0}" = 1 ]; then
+		prefix=(runuser -u "$TUSER" --)
+	fi
+	_cmd=(timeout -k 5 "$CAPSA_TEST_TIMEOUT" "${prefix[@]}" env -i)
+	for kv in "${_env[@]}"; do
+		keep=1
+		name=${kv%%=*}
+		for e in "${drop[@]}"; do
+			[ "$name" != "$e" ] || keep=0
+		done
+		[ "$keep" = 0 ] || _cmd+=("$kv")
+	done
+	_cmd+=("$CAPSA_BIN" "$@")
+}
+
+# _capsa_split_env ARGS...: sets _pre (-u NAME / NAME=VALUE words) and _rest.
+_capsa_split_env() {
+	_pre=() _rest=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		-u) _pre+=("$1" "$2"); shift 2 ;;
+		[A-Za-z_]*=*) _pre+=("$1"); shift ;;
+		*) break ;;
+		esac
+	done
+	_rest=("$@")
+}
+
+# capsa_env [-u NAME]... [NAME=VALUE]... ARGS...
+capsa_env() {
+	local -a _cmd _pre _rest
+	_capsa_split_env "$@"
+	_capsa_cmd user "${_pre[@]}" -- "${_rest[@]}"
+	(cd "$WORK" && exec "${_cmd[@]}")
+}
+
+capsa() { capsa_env "$@"; }
+capsa_as_user() { capsa_env "$@"; }
+
+# capsa_as_root [-u NAME]... [NAME=VALUE]... ARGS...: as real root, no runuser.
+capsa_as_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	local -a _cmd _pre _rest
+	_capsa_split_env "$@"
+	_capsa_cmd root "${_pre[@]}" -- "${_rest[@]}"
+	(cd "$WORK" && exec "${_cmd[@]}")
+}
+
+# capsa_bg OUTFILE [-u NAME]... [NAME=VALUE]... ARGS...: run capsa as the test
+# user in the background, stdout+stderr to OUTFILE, bats' fd 3 closed.
+# BG_PID is the pid of the `timeout` wrapper, which leads its own process
+# group; the container process is a descendant (see wait_for_comm).
+capsa_bg() {
+	local out=$1
+	local -a _cmd _pre _rest
+	shift
+	_capsa_split_env "$@"
+	_capsa_cmd user "${_pre[@]}" -- "${_rest[@]}"
+	(cd "$WORK" && exec "${_cmd[@]}") >"$out" 2>&1 3>&- </dev/null &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+# wait_bg PID: wait for a background capsa and return its exit status.
+wait_bg() {
+	local rc=0
+	wait "$1" || rc=$?
+	return "$rc"
+}
+
+# kill_bg PID: kill a background capsa, its descendants and its process group
+# (SIGKILL: runuser would otherwise spend 2 s forwarding a SIGTERM).
+kill_bg() {
+	local p
+	for p in $(descendants "$1"); do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null || true
+	wait_gone "$1" 3 || true
+}
+
+# --- process helpers ---------------------------------------------------------
+
+# These run often: builtins only, no forks (a fork costs milliseconds here).
+
+# pids_matching STRING: pids whose command line contains STRING.
+pids_matching() {
+	local p pid
+	local -a args
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" != "$$" ] && [ "$pid" != "$BASHPID" ] || continue
+		mapfile -d '' -t args 2>/dev/null <"$p/cmdline" || continue
+		[[ "${args[*]}" == *"$1"* ]] && echo "$pid"
+	done
+	return 0
+}
+
+# ppid_of PID
+ppid_of() {
+	local stat
+	local -a f
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	stat=${stat##*) }
+	read -r -a f <<<"$stat"
+	echo "${f[1]}"
+}
+
+comm_of() {
+	local c
+	{ read -r c <"/proc/$1/comm"; } 2>/dev/null || return 1
+	echo "$c"
+}
+
+# descendants PID: all live descendants of PID.
+descendants() {
+	local p pid stat
+	local -a f queue=("$1")
+	local -A kids=()
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		{ read -r stat <"$p/stat"; } 2>/dev/null || continue
+		stat=${stat##*) }
+		read -r -a f <<<"$stat"
+		kids[${f[1]}]+="$pid "
+	done
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		for pid in ${kids[$p]:-}; do
+			echo "$pid"
+			queue+=("$pid")
+		done
+	done
+}
+
+# wait_for_comm PID COMM [SECONDS]: print the pid of a descendant of PID whose
+# comm is COMM, waiting up to SECONDS (default 20).
+wait_for_comm() {
+	local root=$1 comm=$2 secs=${3:-20} i p
+	for ((i = 0; i < secs * 10; i++)); do
+		for p in $(descendants "$root"); do
+			local c=
+			{ read -r c <"/proc/$p/comm"; } 2>/dev/null || continue
+			if [ "$c" = "$comm" ]; then
+				echo "$p"
+				return 0
+			fi
+		done
+		kill -0 "$root" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "no '$comm' process under $root" >&2
+	return 1
+}
+
+# wait_for_file PATH [SECONDS] [PID]: wait for PATH to appear; give up early
+# when PID (e.g. BG_PID) has exited.
+wait_for_file() {
+	local i
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		[ -e "$1" ] && return 0
+		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+			[ -e "$1" ] && return 0
+			echo "process $3 exited before $1 appeared" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "timed out waiting for $1" >&2
+	return 1
+}
+
+# wait_gone PID [SECONDS]: wait until PID has exited (or is a zombie).
+wait_gone() {
+	local i st
+	for ((i = 0; i < ${2:-10} * 10; i++)); do
+		{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 0
+		st=${st##*) }
+		[ "${st%% *}" != Z ] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- fixtures -------------------------------------------------------------------
+
+# create_busybox [NAME] [IMAGE]: capsa create the fixture (default: busybox
+# from busybox.sqsh) and fail loudly if that does not work.
+create_busybox() {
+	local name=${1:-busybox} img=${2:-$FIX/busybox.sqsh}
+	run capsa create -n "$name" "$img"
+	if [ "$status" -ne 0 ] || [ ! -d "$DATA/$name" ]; then
+		echo "capsa create -n $name $img failed (status $status):" >&2
+		echo "$output" >&2
+		return 1
+	fi
+}
+
+create_enroot_format() { create_busybox "${1:-busybox-enroot}" "$FIX/busybox-enroot.sqsh"; }
+
+# tree_dump DIR: "path type mode link" for every entry, sorted (owner ignored).
+tree_dump() {
+	(cd "$1" && find . -mindepth 1 -printf '%P\t%y\t%m\t%l\n' | LC_ALL=C sort)
+}
+
+# write_file PATH MODE <<< content: write stdin to PATH, give it to the test user.
+write_file() {
+	mkdir -p "$(dirname "$1")"
+	cat >"$1"
+	chmod "$2" "$1"
+	capsa_chown "$1"
+}
+
+require_fuse() {
+	[ "${CAPSA_TEST_FUSE:-0}" = 1 ] || skip "FUSE is not usable by $TUSER (needs /dev/fuse 0666 and squashfuse)"
+}
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+# --- assertions (print what went wrong; bats shows it on failure) -------------
+
+assert_status() {
+	if [ "$status" -ne "$1" ]; then
+		printf 'expected exit status %s, got %s\noutput:\n%s\n' "$1" "$status" "$output" >&2
+		[ -z "${stderr:-}" ] || printf 'stderr:\n%s\n' "$stderr" >&2
+		return 1
+	fi
+}
+
+assert_failure() {
+	if [ "$status" -eq 0 ]; then
+		printf 'expected failure, got exit status 0\noutput:\n%s\n' "$output" >&2
+		return 1
+	fi
+}
+
+assert_success() { assert_status 0; }
+
+assert_output_contains() {
+	if [[ $output != *"$1"* ]]; then
+		printf 'expected output to contain: %s\noutput:\n%s\n' "$1" "$output" >&2
+		return 1
+	fi
+}
+
+# assert_output_contains_i STRING: case-insensitive.
+assert_output_contains_i() {
+	if [[ ${output,,} != *"${1,,}"* ]]; then
+		printf 'expected output to contain (any case): %s\noutput:\n%s\n' "$1" "$output" >&2
+		return 1
+	fi
+}
+
+assert_output_not_contains() {
+	if [[ $output == *"$1"* ]]; then
+		printf 'expected output NOT to contain: %s\noutput:\n%s\n' "$1" "$output" >&2
+		return 1
+	fi
+}
+
+assert_output_eq() {
+	if [ "$output" != "$1" ]; then
+		printf 'expected output:\n%s\ngot:\n%s\n' "$1" "$output" >&2
+		return 1
+	fi
+}
+
+# assert_line_eq LINE: some line of $output equals LINE exactly.
+assert_line_eq() {
+	local l
+	for l in "${lines[@]}"; do
+		[ "$l" != "$1" ] || return 0
+	done
+	printf 'expected a line equal to: %s\noutput:\n%s\n' "$1" "$output" >&2
+	return 1
+}
+
+assert_no_line_matching() { # REGEX
+	local l
+	for l in "${lines[@]}"; do
+		if [[ $l =~ $1 ]]; then
+			printf 'unexpected line matching %s: %s\n' "$1" "$l" >&2
+			return 1
+		fi
+	done
+}
+
+# assert_error: enroot's error convention — "[ERROR] ..." on stderr, exit 1.
+# Use after `run --separate-stderr`.
+assert_error() {
+	assert_status 1 || return 1
+	if [[ ${stderr:-} != *"[ERROR] "* ]]; then
+		printf 'expected "[ERROR] ..." on stderr\nstdout:\n%s\nstderr:\n%s\n' "$output" "${stderr:-}" >&2
+		return 1
+	fi
+	# The message text is compared case-insensitively: enroot says
+	# "Invalid image format: X", capsa may say "invalid image format: ...".
+	if [ -n "${1:-}" ] && [[ ${stderr,,} != *"${1,,}"* ]]; then
+		printf 'expected stderr to contain (any case): %s\nstderr:\n%s\n' "$1" "$stderr" >&2
+		return 1
+	fi
+}
+
+assert_exists() { [ -e "$1" ] || [ -L "$1" ] || { echo "expected $1 to exist" >&2; return 1; }; }
+assert_not_exists() { ! [ -e "$1" ] && ! [ -L "$1" ] || { echo "expected $1 not to exist" >&2; return 1; }; }

@@ -132,7 +132,7 @@ int cmd_batch(struct config *cfg, int argc, char **argv)
 	struct start_opts o = {0};
 	struct error err = ERROR_INIT;
 	int i = cli_parse(argc, argv, none, NULL, NULL);
-	const char *rootfs;
+	_cleanup_free_ char *rootfs = NULL;
 
 	if (i == -2)
 		return cli_usage(batch_usage, 0);
@@ -141,8 +141,8 @@ int cmd_batch(struct config *cfg, int argc, char **argv)
 	o.conf_file = argv[i];
 	if (config_apply_directives(cfg, o.conf_file, &err) < 0)
 		return cli_fail(&err);
-	/* run_start applies the directives again: harmless, they overwrite. */
-	rootfs = config_get(cfg, "ROOTFS");
+	/* A copy: run_start applies the directives again, replacing the value. */
+	rootfs = config_get(cfg, "ROOTFS") ? xstrdup(config_get(cfg, "ROOTFS")) : NULL;
 	if (rootfs == NULL)
 		return log_error("missing directive ENROOT_ROOTFS in %s", o.conf_file), 1;
 	o.rootfs_arg = rootfs;

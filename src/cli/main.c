@@ -58,8 +58,10 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name))
 			continue;
 		memset(&cfg, 0, sizeof(cfg));
-		if (commands[i].needs_config && config_load(&cfg, &err) < 0)
+		if (commands[i].needs_config && config_load(&cfg, &err) < 0) {
+			config_free(&cfg);
 			return cli_fail(&err);
+		}
 		code = commands[i].run(&cfg, argc - 1, argv + 1);
 		config_free(&cfg);
 		return code;

@@ -7,11 +7,20 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
+static char *current;
+
+static void cleanup(void)
+{
+	char *cmd = xasprintf("rm -rf '%s'", current);
+	ASSERT_TRUE(system(cmd) == 0);
+}
+
 static char *tmpdir(void)
 {
 	char *d = xstrdup("/tmp/capsa-test-XXXXXX");
 	if (mkdtemp(d) == NULL)
 		TAP_FAIL("mkdtemp");
+	current = d;
 	return d;
 }
 
@@ -108,6 +117,7 @@ TEST(precedence)
 	ASSERT_STREQ(config_get(&cfg, "ZSTD_OPTIONS"), "-9");
 	ASSERT_STREQ(config_get(&cfg, "TEMP_PATH"), "/tmp");
 	config_free(&cfg);
+	cleanup();
 }
 
 TEST(capsa_beats_enroot_and_falsy_unsets)
@@ -129,6 +139,7 @@ TEST(capsa_beats_enroot_and_falsy_unsets)
 	ASSERT_TRUE(config_bool(&cfg, "LOGIN_SHELL"));
 	ASSERT_TRUE(!config_bool(&cfg, "ROOTFS_WRITABLE"));
 	config_free(&cfg);
+	cleanup();
 }
 
 TEST(xdg_defaults_and_enroot_fallback)
@@ -144,6 +155,7 @@ TEST(xdg_defaults_and_enroot_fallback)
 	ASSERT_STREQ(config_get(&cfg, "DATA_PATH"), enroot_data);
 	ASSERT_STREQ(config_get(&cfg, "CACHE_PATH"), cache);
 	config_free(&cfg);
+	cleanup();
 }
 
 TEST(directives)
@@ -163,6 +175,7 @@ TEST(directives)
 	ASSERT_TRUE(!config_bool(&cfg, "MOUNT_HOME"));
 	ASSERT_TRUE(config_get(&cfg, "X") == NULL);
 	config_free(&cfg);
+	cleanup();
 }
 
 TEST(foreign_owner_rejected)
@@ -171,12 +184,15 @@ TEST(foreign_owner_rejected)
 	struct config cfg;
 	struct error err = ERROR_INIT;
 
-	if (geteuid() == 0)
+	if (geteuid() == 0) {
+		cleanup();
 		SKIP("needs a non-root user to meet a directory it does not own");
+	}
 	setenv("CAPSA_CACHE_PATH", "/", 1);
 	ASSERT_FAILS(config_load(&cfg, &err));
 	ASSERT_TRUE(strstr(err.msg, "not by you") != NULL);
 	(void)d;
+	cleanup();
 }
 
 TAP_MAIN(T(parse_line), T(falsy), T(expand), T(precedence), T(capsa_beats_enroot_and_falsy_unsets),

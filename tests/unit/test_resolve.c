@@ -30,6 +30,13 @@ static void setup(void)
 	ASSERT_TRUE(symlink("loop1", xasprintf("%s/loop2", root)) == 0);
 }
 
+/* Removes both trees; called at the end of each test (tests run forked). */
+static void cleanup(void)
+{
+	char *cmd = xasprintf("rm -rf '%s' '%s'", root, outside);
+	ASSERT_TRUE(system(cmd) == 0);
+}
+
 /* Where did fd land, as a host path? */
 static char *where(int fd)
 {
@@ -53,6 +60,7 @@ TEST(plain_and_dotdot_clamped)
 	ASSERT_STREQ(where(fd), xasprintf("%s/etc/real", root));
 	ASSERT_OK(rootfs_resolve(rootfd, "/../../../etc/../etc/real", RESOLVE_NOCREATE, &fd, &err), &err);
 	ASSERT_STREQ(where(fd), xasprintf("%s/etc/real", root));
+	cleanup();
 }
 
 TEST(symlinks_stay_inside)
@@ -71,6 +79,7 @@ TEST(symlinks_stay_inside)
 	/* Nothing was created on the host side. */
 	struct stat st;
 	ASSERT_TRUE(stat(xasprintf("%s/tmp", outside), &st) < 0);
+	cleanup();
 }
 
 TEST(create_kinds)
@@ -89,6 +98,7 @@ TEST(create_kinds)
 		    (st.st_mode & 07777) == 0);
 	ASSERT_OK(rootfs_resolve(rootfd, "/p/q", RESOLVE_MKDIR_P, &fd, &err), &err);
 	ASSERT_TRUE(stat(xasprintf("%s/p/q", root), &st) == 0 && (st.st_mode & 07777) == 0755);
+	cleanup();
 }
 
 TEST(errors)
@@ -101,6 +111,7 @@ TEST(errors)
 	ASSERT_TRUE(strstr(err.msg, "missing") != NULL);
 	ASSERT_FAILS(rootfs_resolve(rootfd, "/loop1", RESOLVE_NOCREATE, &fd, &err));
 	ASSERT_FAILS(rootfs_resolve(rootfd, "/etc/real/x", RESOLVE_NOCREATE, &fd, &err));
+	cleanup();
 }
 
 TEST(open_file_nofollow)
@@ -116,6 +127,7 @@ TEST(open_file_nofollow)
 	ASSERT_OK(rootfs_open(rootfd, "/etc/new", O_WRONLY | O_CREAT, 0644, &fd, &err), &err);
 	struct stat st;
 	ASSERT_TRUE(stat(xasprintf("%s/victim", outside), &st) < 0);
+	cleanup();
 }
 
 TAP_MAIN(T(plain_and_dotdot_clamped), T(symlinks_stay_inside), T(create_kinds), T(errors), T(open_file_nofollow))

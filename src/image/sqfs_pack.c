@@ -34,6 +34,7 @@
 #include "image/sqfs_pack.h"
 #include "image/sqfs_unpack.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
@@ -255,19 +256,11 @@ static int read_xattrs(struct pack *p, int fd, struct pnode *n)
 
 static int list_names(struct pack *p, int dirfd, struct strv *out)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = opendir_dup(dirfd);
 	struct dirent *de;
-	int fd;
 
-	/* A dup, not openat("."): that would need search permission. */
-	fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return fail_errno(p, "open directory");
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
+	if (d == NULL)
 		return fail_errno(p, "read directory");
-	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);

@@ -64,27 +64,20 @@ static void add_substituted(struct start_ctx *ctx, const char *text)
 	env_normalize(s, &ctx->env);
 }
 
+static int add_env_file(const char *path, const char *text, void *arg, struct error *err)
+{
+	(void)path, (void)err;
+	add_substituted(arg, text);
+	return 0;
+}
+
 static int add_env_dir(struct start_ctx *ctx, const char *dir, bool builtin, struct error *err)
 {
-	struct strv files = STRV_INIT;
-	int r;
-
 	if (builtin && !path_is_dir(dir)) {
 		add_substituted(ctx, rt_builtin_environ);
 		return 0;
 	}
-	r = list_dir_sorted(dir, ".env", &files, err);
-
-	for (size_t i = 0; r == 0 && i < files.n; i++) {
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, files.v[i]);
-		_cleanup_free_ char *buf = NULL;
-
-		r = read_file_at(AT_FDCWD, path, MAX_ENV_FILE, &buf, NULL, err);
-		if (r == 0)
-			add_substituted(ctx, buf);
-	}
-	strv_free(&files);
-	return r;
+	return for_each_dir_file(dir, ".env", MAX_ENV_FILE, add_env_file, ctx, err);
 }
 
 static void add_cli_env(struct start_ctx *ctx)

@@ -107,26 +107,18 @@ static int add_fstab_text(struct start_ctx *ctx, const char *text, const char *n
 	return fstab_parse(s, name, &ctx->mounts, err);
 }
 
+static int add_fstab_file(const char *path, const char *text, void *arg, struct error *err)
+{
+	return add_fstab_text(arg, text, path, err);
+}
+
 static int add_fstab_dir(struct start_ctx *ctx, const char *base, bool builtin, struct error *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/mounts.d", base);
-	struct strv files = STRV_INIT;
-	int r;
 
 	if (builtin && !path_is_dir(dir))
 		return add_fstab_text(ctx, rt_builtin_mounts, "built-in mounts", err);
-	r = list_dir_sorted(dir, ".fstab", &files, err);
-
-	for (size_t i = 0; r == 0 && i < files.n; i++) {
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, files.v[i]);
-		_cleanup_free_ char *buf = NULL;
-
-		r = read_file_at(AT_FDCWD, path, MAX_FSTAB, &buf, NULL, err);
-		if (r == 0)
-			r = add_fstab_text(ctx, buf, path, err);
-	}
-	strv_free(&files);
-	return r;
+	return for_each_dir_file(dir, ".fstab", MAX_FSTAB, add_fstab_file, ctx, err);
 }
 
 static int assemble_mounts(struct start_ctx *ctx, struct error *err)

@@ -148,19 +148,31 @@ static int rm_rf_entry(int dirfd, const char *name, dev_t dev, struct error *err
 	return 0;
 }
 
+DIR *opendir_dup(int dirfd)
+{
+	/* A dup, not openat("."): that would need search permission. */
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 static int rm_rf_children(int dfd, dev_t dev, struct error *err)
 {
-	int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = opendir_dup(dfd);
 	struct dirent *de;
 
-	if (fd2 < 0)
-		return error_errno(err, "failed to duplicate directory fd");
-	d = fdopendir(fd2);
-	if (d == NULL) {
-		close(fd2);
+	if (d == NULL)
 		return error_errno(err, "failed to read directory");
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -202,6 +214,25 @@ int list_dir_sorted(const char *dir, const char *suffix, struct strv *out, struc
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(char *), strv_sort_cmp);
 	return 0;
+}
+
+int for_each_dir_file(const char *dir, const char *suffix, size_t max,
+		      int (*fn)(const char *path, const char *text, void *arg, struct error *err), void *arg,
+		      struct error *err)
+{
+	struct strv files = STRV_INIT;
+	int r = list_dir_sorted(dir, suffix, &files, err);
+
+	for (size_t i = 0; r == 0 && i < files.n; i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, files.v[i]);
+		_cleanup_free_ char *buf = NULL;
+
+		r = read_file_at(AT_FDCWD, path, max, &buf, NULL, err);
+		if (r == 0)
+			r = fn(path, buf, arg, err);
+	}
+	strv_free(&files);
+	return r;
 }
 
 bool path_is_dir(const char *path)

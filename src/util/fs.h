@@ -3,6 +3,7 @@
 #ifndef CAPSA_UTIL_FS_H
 #define CAPSA_UTIL_FS_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -30,6 +31,15 @@ int rm_rf_at(int dirfd, const char *name, struct error *err);
 /* Names in dir ending with suffix (NULL: all, no dot files), sorted as glob(3)
  * sorts in the C locale. A missing dir gives an empty list. */
 int list_dir_sorted(const char *dir, const char *suffix, struct strv *out, struct error *err);
+
+/* A DIR stream over a duplicate of dirfd (dirfd stays open and usable). */
+DIR *opendir_dup(int dirfd);
+
+/* Call fn(path, contents) for each file of dir ending with suffix, in glob
+ * order; a missing dir is empty. Each file is read whole (at most max). */
+int for_each_dir_file(const char *dir, const char *suffix, size_t max,
+		      int (*fn)(const char *path, const char *text, void *arg, struct error *err), void *arg,
+		      struct error *err);
 
 bool path_is_dir(const char *path);
 bool path_is_reg(const char *path);

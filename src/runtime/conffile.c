@@ -83,19 +83,14 @@ int conffile_check(const char *path, struct error *err)
 /* rc() comes back as "rc () \n{ \n BODY\n}": keep BODY, as enroot does. */
 static char *rc_body(const char *decl)
 {
-	const char *p = decl;
+	const char *p = strchr(decl, '\n');
+	const char *end;
 
-	for (int skip = 0; skip < 2 && p; skip++) {
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
+	p = p ? strchr(p + 1, '\n') : NULL;
 	if (p == NULL)
 		return NULL;
-	{
-		const char *end = strrchr(p, '}');
-		return xstrndup(p, end ? (size_t)(end - p) : strlen(p));
-	}
+	end = strrchr(++p, '}');
+	return xstrndup(p, end ? (size_t)(end - p) : strlen(p));
 }
 
 int conffile_collect(struct start_ctx *ctx, struct error *err)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,18 +43,29 @@ static int check_fuse(struct error *err)
 			 "mode 0666, or use 'capsa create' and start the container by name)");
 }
 
-/* The mount is ready when the mount point's device changes. */
+/* The mount is ready when the mount point's device changes. The kernel
+ * flags /proc/self/mountinfo (POLLPRI) on every mount-table change, so we
+ * wake up as soon as squashfuse has mounted instead of sleeping blind. */
 static int wait_for_mount(pid_t pid, const char *lower, dev_t before, struct error *err)
 {
+	_cleanup_close_ int mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	struct pollfd pfd = {mi, POLLPRI, 0};
+	char buf[4096];
 	struct stat st;
 	int status;
 
 	for (int ms = 0; ms < FUSE_WAIT_MS; ms++) {
+		/* Reading the file re-arms the notification. */
+		while (mi >= 0 && read(mi, buf, sizeof(buf)) > 0)
+			;
 		if (stat(lower, &st) == 0 && st.st_dev != before)
 			return 0;
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return error_set(err, 0, "squashfuse failed (exit code %d)", proc_exit_code(status));
-		usleep(ms < 20 ? 100 : 1000);
+		if (mi < 0 || poll(&pfd, 1, 1) < 0)
+			usleep(1000);
+		if (mi >= 0)
+			lseek(mi, 0, SEEK_SET);
 	}
 	kill(pid, SIGKILL);
 	return error_set(err, ETIMEDOUT, "squashfuse did not mount the image");

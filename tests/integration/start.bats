@@ -479,6 +479,20 @@ teardown() { capsa_teardown; }
 	assert_output_not_contains capsa-entrypoint
 }
 
+@test "start -c CONF: an rc() function replaces /etc/rc and gets the arguments" {
+	write_file "$T/rc.conf" 0644 <<-'EOF'
+	rc() {
+	    echo "rc-function: $*"
+	    exec "$@"
+	}
+	EOF
+	create_enroot_format
+	run capsa start -c "$T/rc.conf" busybox-enroot /probe exit 3
+	assert_status 3
+	assert_line_eq "rc-function: /probe exit 3"
+	assert_output_not_contains capsa-entrypoint
+}
+
 @test "batch CONFIG: rootfs from #ENROOT_ROOTFS=, directives and functions apply" {
 	write_file "$T/batch.conf" 0644 <<-'EOF'
 	#!/usr/bin/env capsa-batch-is-not-used-here
@@ -646,4 +660,42 @@ teardown() { capsa_teardown; }
 	[ "$(cat "$DATA/busybox-enroot/data/vol")" = ok ]
 	run capsa start busybox-enroot /probe write /notvol x
 	assert_failure
+}
+
+@test "start: ENROOT_RESTRICT_DEV=y gives a minimal /dev" {
+	create_busybox
+	run capsa_env ENROOT_RESTRICT_DEV=y start busybox /probe ls /dev
+	assert_success
+	for d in null zero full random urandom tty pts shm fd stdin stdout stderr ptmx; do
+		assert_line_eq "$d" || return 1
+	done
+	assert_output_not_contains vda
+	assert_output_not_contains kmsg
+	# Without it, the host /dev is there.
+	run capsa start busybox /probe ls /dev
+	assert_success
+	assert_output_contains kmsg
+}
+
+@test "start: a site's enroot.conf in CAPSA_SYSCONF_PATH is read" {
+	rm -f "$SYSCONF/capsa.conf"
+	write_file "$SYSCONF/enroot.conf" 0644 <<-'EOF'
+	ENROOT_ROOTFS_WRITABLE yes
+	EOF
+	create_busybox
+	run capsa start busybox /probe write /written-by-enroot-conf x
+	assert_success
+	assert_exists "$DATA/busybox/written-by-enroot-conf"
+}
+
+@test "start IMAGE.sqsh: an unusable /dev/fuse gives an error with the fix" {
+	require_root
+	local -a _cmd
+	_capsa_cmd user -- start "$FIX/busybox.sqsh" /probe id
+	: >"$T/nofuse"
+	chmod 000 "$T/nofuse"
+	run --separate-stderr unshare -m --propagation private sh -c \
+		'mount --bind "$0" /dev/fuse && cd "$1" && shift && exec "$@"' "$T/nofuse" "$WORK" "${_cmd[@]}"
+	assert_error "/dev/fuse"
+	[[ $stderr == *"capsa create"* ]] || { echo "no fix suggested: $stderr" >&2; false; }
 }

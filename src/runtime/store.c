@@ -86,7 +86,7 @@ int store_create(const struct config *cfg, const char *image, const char *name, 
 	if (data < 0)
 		return -1;
 	if (fstatat(data, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !force)
-		return error_set(err, EEXIST, "container '%s' already exists (use -f to replace it)", name);
+		return error_set(err, 0, "container '%s' already exists (use -f to replace it)", name);
 	if (mkdirat(data, tmp, 0755) < 0)
 		return error_set(err, errno, "failed to create '%s/%s'", config_get(cfg, "DATA_PATH"), tmp);
 	dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -118,7 +118,7 @@ int store_remove(const struct config *cfg, const char *name, struct error *err)
 		return error_set(err, errno == ENOTDIR ? ENOTDIR : errno, "no such container: '%s'", name);
 	pid = store_running_pid(cfg, name);
 	if (pid > 0)
-		return error_set(err, EBUSY, "container '%s' is running (pid %ld): stop it first", name, pid);
+		return error_set(err, 0, "container '%s' is running (pid %ld): stop it first", name, pid);
 	/* Wait for a start that is still setting the container up. */
 	if (faccessat(dir, ".lock", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    rootfs_lock(dir, config_long(cfg, "LOCK_TIMEOUT", 30), &lock, err) < 0)

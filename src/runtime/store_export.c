@@ -40,7 +40,7 @@ int store_export(const struct config *cfg, const char *name, const char *output,
 		return error_set(err, errno, "no such container: '%s'", name);
 	if (access(output, F_OK) == 0) {
 		if (!force)
-			return error_set(err, EEXIST, "file already exists: '%s' (use -f to overwrite it)", output);
+			return error_set(err, 0, "file already exists: '%s' (use -f to overwrite it)", output);
 		if (path_is_dir(output))
 			return error_set(err, EISDIR, "cannot overwrite '%s'", output);
 	}

@@ -663,7 +663,6 @@ teardown() { capsa_teardown; }
 }
 
 @test "start: ENROOT_RESTRICT_DEV=y gives a minimal /dev" {
-	create_busybox
 	run capsa_env ENROOT_RESTRICT_DEV=y start busybox /probe ls /dev
 	assert_success
 	for d in null zero full random urandom tty pts shm fd stdin stdout stderr ptmx; do
@@ -682,7 +681,6 @@ teardown() { capsa_teardown; }
 	write_file "$SYSCONF/enroot.conf" 0644 <<-'EOF'
 	ENROOT_ROOTFS_WRITABLE yes
 	EOF
-	create_busybox
 	run capsa start busybox /probe write /written-by-enroot-conf x
 	assert_success
 	assert_exists "$DATA/busybox/written-by-enroot-conf"

@@ -230,6 +230,12 @@ static void fancy_rows(const struct config *cfg, const struct strv *names, struc
 				strv_push(cells, "");
 		}
 	}
+	/* Images started directly, or containers whose directory is gone, are
+	 * listed together under "<unknown>", as enroot does. */
+	for (size_t j = 0, unknown = 0; j < s.n; j++) {
+		if (!used[j])
+			add_row(cells, unknown++ == 0 ? "<unknown>" : "", &s.v[j]);
+	}
 	free(used);
 	free(s.v);
 }

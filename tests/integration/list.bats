@@ -71,3 +71,19 @@ teardown() { capsa_teardown; }
 	assert_output_eq "$(printf 'other\nrunning')"
 	kill_bg "$BG_PID"
 }
+
+@test "list -f: an image started directly is listed under <unknown> with its PID" {
+	require_fuse
+	capsa_bg "$T/bg.out" start "$FIX/busybox.sqsh" /probe sleep 30
+	local cpid
+	cpid=$(wait_for_comm "$BG_PID" probe) || { cat "$T/bg.out" >&2; false; }
+	run --separate-stderr capsa list -f
+	assert_success
+	local -a tok
+	read -r -a tok <<<"${lines[1]}"
+	[ "${tok[0]}" = "<unknown>" ] && [ "${tok[1]}" = "$cpid" ] || {
+		echo "want '<unknown> $cpid', got: ${lines[1]}" >&2
+		false
+	}
+	kill_bg "$BG_PID"
+}

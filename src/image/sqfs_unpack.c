@@ -235,9 +235,13 @@ static int image_open_compressor(const char *path, struct image *img, struct err
 					SQFS_COMP_FLAG_UNCOMPRESS);
 	if (r == 0)
 		r = sqfs_compressor_create(&cfg, &img->cmp);
-	if (r != 0)
-		return error_set(err, 0, "invalid image format: '%s' uses an unsupported compressor '%s'",
-				 path, name != NULL ? name : "unknown");
+	if (r != 0) {
+		error_set(err, 0, "invalid image format: '%s' uses an unsupported compressor '%s'", path,
+			  name != NULL ? name : "unknown");
+		/* Callers may fall back to a tool that has it (enroot's lzo). */
+		err->code = ENOTSUP;
+		return -1;
+	}
 	if (img->super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) {
 		r = img->cmp->read_options(img->cmp, img->file);
 		if (r != 0)

@@ -14,7 +14,8 @@
 /* 0 if path is a regular file holding a squashfs 4.0 superblock whose
  * bytes_used fits in the file and whose compressor libsquashfs can decode.
  * Reads the superblock (and compressor options) only. Otherwise -1 with
- * "invalid image format: ..." in err. */
+ * "invalid image format: ..." in err; err->code is ENOTSUP when only the
+ * compressor is the problem (lzo: Debian's libsquashfs lacks it). */
 int sqfs_image_probe(const char *path, struct error *err);
 
 /* Extract the whole image into the existing, empty directory dst_dirfd (not

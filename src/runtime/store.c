@@ -12,6 +12,7 @@
 #include "runtime/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
 int store_check_name(const char *name, struct error *err)
@@ -41,7 +42,8 @@ int store_resolve_rootfs(const struct config *cfg, const char *arg, char **ret_r
 	struct error probe = ERROR_INIT;
 
 	if (path_is_reg(arg)) {
-		if (sqfs_image_probe(arg, &probe) < 0) {
+		/* squashfuse reads compressors our library lacks (enroot's lzo). */
+		if (sqfs_image_probe(arg, &probe) < 0 && probe.code != ENOTSUP) {
 			*err = probe;
 			return -1;
 		}
@@ -71,17 +73,57 @@ static int open_data_dir(const struct config *cfg, struct error *err)
 	return fd;
 }
 
+/* enroot images default to lzo, which Debian's libsquashfs cannot read:
+ * unsquashfs can, so it takes over for them. */
+static int unpack_with_unsquashfs(const char *image, const char *dir, struct error *err)
+{
+	char *argv[] = {(char *)"unsquashfs", (char *)"-f", (char *)"-no-progress", (char *)"-quiet",
+			(char *)"-user-xattrs", (char *)"-d", (char *)dir, (char *)image, NULL};
+	char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	struct proc_opts o = PROC_OPTS_INIT;
+	int status;
+	pid_t pid;
+
+	o.stdout_fd = 2;
+	if (proc_spawn(argv, envp, &o, &pid, err) < 0 || proc_wait(pid, &status, err) < 0)
+		return -1;
+	if (status != 0)
+		return error_set(err, 0, "unsquashfs failed to extract '%s' (exit code %d)", image,
+				 proc_exit_code(status));
+	return 0;
+}
+
+static int unpack(const struct config *cfg, const char *image, int data, const char *tmp, struct error *err)
+{
+	_cleanup_close_ int dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_free_ char *path = NULL;
+	struct error probe = ERROR_INIT;
+
+	if (dst < 0)
+		return error_errno(err, "failed to open the new container");
+	if (sqfs_image_probe(image, &probe) == 0)
+		return sqfs_unpack(image, dst, err);
+	if (probe.code != ENOTSUP) {
+		*err = probe;
+		return -1;
+	}
+	path = xasprintf("%s/%s", config_get(cfg, "DATA_PATH"), tmp);
+	return unpack_with_unsquashfs(image, path, err);
+}
+
 /* Unpack into a hidden temporary directory and rename it into place, so a
  * failed or interrupted create never leaves a half-filled container. */
 int store_create(const struct config *cfg, const char *image, const char *name, bool force, struct error *err)
 {
-	_cleanup_close_ int data = -1, dst = -1;
+	_cleanup_close_ int data = -1;
 	_cleanup_free_ char *tmp = xasprintf(".create.%s.%d", name, (int)getpid());
 	struct stat st;
 	int r;
 
-	if (store_check_name(name, err) < 0 || sqfs_image_probe(image, err) < 0)
+	if (store_check_name(name, err) < 0)
 		return -1;
+	if (!path_is_reg(image))
+		return error_set(err, 0, "invalid image format: '%s' is not a squashfs file", image);
 	data = open_data_dir(cfg, err);
 	if (data < 0)
 		return -1;
@@ -89,8 +131,7 @@ int store_create(const struct config *cfg, const char *image, const char *name, 
 		return error_set(err, 0, "container '%s' already exists (use -f to replace it)", name);
 	if (mkdirat(data, tmp, 0755) < 0)
 		return error_set(err, errno, "failed to create '%s/%s'", config_get(cfg, "DATA_PATH"), tmp);
-	dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	r = dst < 0 ? error_errno(err, "failed to open the new container") : sqfs_unpack(image, dst, err);
+	r = unpack(cfg, image, data, tmp, err);
 	if (r == 0 && force && fstatat(data, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		r = store_remove(cfg, name, err);
 	if (r == 0 && renameat(data, tmp, data, name) < 0)

@@ -153,3 +153,16 @@ teardown() { capsa_teardown; }
 	assert_success
 	assert_output_eq capsa-fixture-marker
 }
+
+@test "create: an lzo image (enroot's default compression) is extracted and starts" {
+	mksquashfs "$FIX/busybox" "$T/lzo.sqsh" -all-root -comp lzo -noD -noappend -quiet -no-progress >/dev/null
+	capsa_chown "$T/lzo.sqsh"
+	run capsa create -n lzo "$T/lzo.sqsh"
+	assert_success
+	[ -x "$DATA/lzo/bin/busybox" ] || { echo "busybox missing after create" >&2; false; }
+	run capsa start lzo /probe exit 4
+	assert_status 4
+	require_fuse
+	run capsa start "$T/lzo.sqsh" /probe exit 5
+	assert_status 5
+}

@@ -162,7 +162,10 @@ DIR *opendir_dup(int dirfd)
 
 		close(fd);
 		errno = e;
+		return NULL;
 	}
+	/* A dup shares the file offset: start from the top whatever read it before. */
+	rewinddir(d);
 	return d;
 }
 

@@ -48,5 +48,6 @@ int cmd_export(struct config *cfg, int argc, char **argv);
 int cmd_list(struct config *cfg, int argc, char **argv);
 int cmd_remove(struct config *cfg, int argc, char **argv);
 int cmd_info(struct config *cfg, int argc, char **argv);
+int cmd_cache(struct config *cfg, int argc, char **argv);
 
 #endif

@@ -19,7 +19,8 @@
 
 #define HASH_BUF (1024 * 1024)
 
-bool digest_valid(const char *d)
+/* Digests name files: only "sha256:" + 64 lowercase hex is accepted. */
+static bool cache_digest_ok(const char *d)
 {
 	if (strncmp(d, "sha256:", 7) || strlen(d) != 7 + 64)
 		return false;
@@ -115,7 +116,7 @@ int blobcache_lookup(struct blobcache *bc, const char *digest, int *ret_fd, enum
 	const char *hex = digest + 7;
 	int fd;
 
-	if (!digest_valid(digest))
+	if (!cache_digest_ok(digest))
 		return error_set(err, 0, "invalid digest '%s'", digest);
 	fd = openat(bc->blobsfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	*ret_format = BLOB_VERBATIM;
@@ -158,7 +159,7 @@ int blobcache_begin(struct blobcache *bc, const char *digest, long timeout, stru
 {
 	struct stat st;
 
-	if (!digest_valid(digest))
+	if (!cache_digest_ok(digest))
 		return error_set(err, 0, "invalid digest '%s'", digest);
 	memset(w, 0, sizeof(*w));
 	w->bc = bc;

@@ -59,6 +59,5 @@ int blobcache_prune(struct blobcache *bc, uint64_t *ret_freed, struct error *err
 
 /* sha256 of an fd from its current offset, as lowercase hex. */
 int sha256_fd(int fd, char ret_hex[65], struct error *err);
-bool digest_valid(const char *digest);
 
 #endif

@@ -192,10 +192,13 @@ static void add_dquoted(struct strbuf *sb, const char *s)
 	strbuf_addch(sb, '"');
 }
 
+/* ${a[@]@Q} inside enroot's template: words joined by single spaces, so
+ * an empty Entrypoint leaves "exec  ..." with two spaces, byte for byte. */
 static void add_quoted(struct strbuf *sb, const struct strv *v)
 {
 	for (size_t i = 0; i < v->n; i++) {
-		strbuf_addch(sb, ' ');
+		if (i > 0)
+			strbuf_addch(sb, ' ');
 		shell_quote(v->v[i], sb);
 	}
 }
@@ -220,10 +223,11 @@ char *image_config_rc(const struct image_config *c, const char *provenance)
 	add_dquoted(&sb, c->workdir);
 	strbuf_addstr(&sb, " && unset OLDPWD || exit 1\n\n");
 	strbuf_addstr(&sb, "if [ -s /etc/rc.local ]; then\n    . /etc/rc.local\nfi\n\n");
-	strbuf_addstr(&sb, "if [ $# -gt 0 ]; then\n    exec");
+	strbuf_addstr(&sb, "if [ $# -gt 0 ]; then\n    exec ");
 	add_quoted(&sb, &c->entrypoint);
-	strbuf_addstr(&sb, " \"$@\"\nelse\n    exec");
+	strbuf_addstr(&sb, " \"$@\"\nelse\n    exec ");
 	add_quoted(&sb, &c->entrypoint);
+	strbuf_addch(&sb, ' ');
 	add_quoted(&sb, cmd);
 	strbuf_addstr(&sb, "\nfi\n");
 	strv_free(&sh);

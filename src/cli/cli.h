@@ -49,5 +49,7 @@ int cmd_list(struct config *cfg, int argc, char **argv);
 int cmd_remove(struct config *cfg, int argc, char **argv);
 int cmd_info(struct config *cfg, int argc, char **argv);
 int cmd_cache(struct config *cfg, int argc, char **argv);
+int cmd_import(struct config *cfg, int argc, char **argv);
+int cmd_digest(struct config *cfg, int argc, char **argv);
 
 #endif

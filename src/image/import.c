@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "image/blobcache.h"
+#include "image/imgconfig.h"
+#include "image/import.h"
+#include "image/layers.h"
+#include "image/reference.h"
+#include "image/registry.h"
+#include "image/sqfs_options.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+struct import {
+	const struct config *cfg;
+	const struct import_opts *o;
+	struct image_ref ref;
+	struct registry *reg;
+	struct blobcache cache;
+	struct manifest manifest;
+	struct image_config config;
+	const char *arch, *variant;
+};
+
+static void info(const struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void info(const struct import *im, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (im->o->info == NULL)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	im->o->info(msg, im->o->info_arg);
+	free(msg);
+}
+
+static int resolve_arch(const char *arg, const char **ret_arch, const char **ret_variant, struct error *err)
+{
+	struct utsname u;
+
+	if (arg == NULL) {
+		uname(&u);
+		arg = u.machine;
+		*ret_arch = image_arch_normalize(arg, ret_variant);
+		if (*ret_arch == NULL)
+			return error_set(err, 0, "unsupported architecture: %s (use -a/--arch)", arg);
+		return 0;
+	}
+	*ret_arch = image_arch_normalize(arg, ret_variant);
+	if (*ret_arch == NULL)
+		return error_set(err, 0, "unsupported architecture: %s (use x86_64, aarch64, ppc64le or amd64, arm64)",
+				 arg);
+	return 0;
+}
+
+/* A cached blob, or one fetched now into the cache (verified on commit). */
+static int ensure_blob(struct import *im, const struct descriptor *d, struct error *err)
+{
+	struct blob_writer w;
+	enum blob_format fmt;
+	int fd = -1;
+	int r = blobcache_lookup(&im->cache, d->digest, &fd, &fmt, err);
+
+	if (r != 0) {
+		if (fd >= 0)
+			close(fd);
+		return r < 0 ? -1 : 0;
+	}
+	r = blobcache_begin(&im->cache, d->digest, config_long(im->cfg, "LOCK_TIMEOUT", 30) * 20, &w, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (registry_fetch_blob(im->reg, d->digest, d->size, w.fd, err) < 0) {
+		blobcache_abort(&w);
+		return -1;
+	}
+	return blobcache_commit(&w, err);
+}
+
+static char *blob_path(const struct import *im, const char *digest, bool *enroot_format)
+{
+	_cleanup_free_ char *ours = xasprintf("%s/blobs/sha256/%s", im->cache.path, digest + 7);
+
+	*enroot_format = access(ours, F_OK) < 0;
+	if (*enroot_format)
+		return xasprintf("%s/%s", im->cache.path, digest + 7);
+	return TAKE_PTR(ours);
+}
+
+static int load_config(struct import *im, struct error *err)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t len;
+
+	if (registry_fetch_blob_mem(im->reg, im->manifest.config.digest, im->manifest.config.size, &json, &len,
+				    err) < 0)
+		return error_prefix(err, "image config");
+	if (image_config_parse(json, len, &im->config, err) < 0)
+		return -1;
+	if (im->config.architecture && strcmp(im->config.architecture, im->arch))
+		info(im, "[WARN] Image architecture doesn't match the requested one: %s != %s",
+		     im->config.architecture, im->arch);
+	return 0;
+}
+
+static int fetch_layers(struct import *im, struct error *err)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < im->manifest.n_layers; i++) {
+		bool enroot_format;
+		_cleanup_free_ char *p = blob_path(im, im->manifest.layers[i].d.digest, &enroot_format);
+
+		missing += access(p, F_OK) < 0;
+	}
+	if (missing)
+		info(im, "Downloading %zu missing layers...", missing);
+	else
+		info(im, "Found all layers in cache");
+	for (size_t i = 0; i < im->manifest.n_layers; i++) {
+		if (ensure_blob(im, &im->manifest.layers[i].d, err) < 0)
+			return error_prefix(err, "layer %s", im->manifest.layers[i].d.digest);
+	}
+	return 0;
+}
+
+static int write_squashfs(struct import *im, const char *output, struct error *err)
+{
+	_cleanup_free_ char *provenance = image_ref_canonical(&im->ref);
+	char *files[4] = {image_config_rc(&im->config, provenance), image_config_rc_local(),
+			  image_config_environment(&im->config), image_config_fstab(&im->config)};
+	static const char *const paths[4] = {"/etc/rc", "/etc/rc.local", "/etc/environment", "/etc/fstab"};
+	struct extra_file extra[4];
+	struct layer_src *src = xcalloc(im->manifest.n_layers, sizeof(*src));
+	struct strv storage = STRV_INIT;
+	const char *dirs[1] = {im->config.workdir};
+	struct layers_opts lo = {0};
+	_cleanup_free_ char *optstore = NULL;
+	struct sqfs_pack_opts po = {0};
+	int r;
+
+	for (size_t i = 0; i < 4; i++)
+		extra[i] = (struct extra_file){paths[i], files[i], strlen(files[i]), 0644};
+	for (size_t i = 0; i < im->manifest.n_layers; i++) {
+		bool enroot_format;
+
+		strv_push_take(&storage, blob_path(im, im->manifest.layers[i].d.digest, &enroot_format));
+		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO};
+	}
+	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
+	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
+				  .extra = extra, .n_extra = 4, .extra_dirs = dirs, .n_extra_dirs = 1};
+	if (r == 0) {
+		info(im, "Creating squashfs filesystem...");
+		r = layers_to_squashfs(src, im->manifest.n_layers, output, &lo, err);
+	}
+	for (size_t i = 0; i < 4; i++)
+		free(files[i]);
+	free(src);
+	strv_free(&storage);
+	return r;
+}
+
+static int run_import(struct import *im, const char *output, struct error *err)
+{
+	_cleanup_free_ char *mdigest = NULL;
+
+	if (registry_open(&im->reg, im->cfg, &im->ref, err) < 0)
+		return -1;
+	info(im, "Fetching image manifest");
+	if (registry_resolve(im->reg, im->arch, im->variant, &im->manifest, &mdigest, err) < 0)
+		return -1;
+	if (blobcache_open(config_get(im->cfg, "CACHE_PATH"), &im->cache, err) < 0)
+		return -1;
+	if (load_config(im, err) < 0 || fetch_layers(im, err) < 0)
+		return -1;
+	return write_squashfs(im, output, err);
+}
+
+static char *output_path(const struct import *im, struct error *err)
+{
+	_cleanup_free_ char *name = im->o->output ? xstrdup(im->o->output) : image_ref_default_name(&im->ref, true);
+	char *abs = path_absolute(name);
+
+	if (abs == NULL) {
+		error_set(err, ENOENT, "invalid output '%s': its directory does not exist", name);
+		return NULL;
+	}
+	if (access(abs, F_OK) == 0) {
+		error_set(err, 0, "file already exists: %s", abs);
+		free(abs);
+		return NULL;
+	}
+	return abs;
+}
+
+int image_import(const struct config *cfg, const struct import_opts *o, char **ret_output, struct error *err)
+{
+	struct import im = {.cfg = cfg, .o = o};
+	_cleanup_free_ char *output = NULL;
+	int r;
+
+	im.cache.dirfd = im.cache.blobsfd = im.cache.tmpfd = im.cache.locksfd = -1;
+	if (image_ref_parse(o->uri, &im.ref, err) < 0 || resolve_arch(o->arch, &im.arch, &im.variant, err) < 0)
+		return -1;
+	output = output_path(&im, err);
+	r = output ? run_import(&im, output, err) : -1;
+	if (r == 0)
+		*ret_output = TAKE_PTR(output);
+	if (im.reg)
+		registry_close(im.reg);
+	if (im.cache.path)
+		blobcache_close(&im.cache);
+	manifest_done(&im.manifest);
+	image_config_done(&im.config);
+	image_ref_done(&im.ref);
+	return r;
+}
+
+int image_digest(const struct config *cfg, const char *uri, const char *arch, char **ret, struct error *err)
+{
+	struct image_ref ref;
+	struct registry *reg = NULL;
+	const char *a, *variant = NULL;
+	int r;
+
+	if (image_ref_parse(uri, &ref, err) < 0)
+		return -1;
+	r = resolve_arch(arch, &a, &variant, err);
+	if (r == 0)
+		r = registry_open(&reg, cfg, &ref, err);
+	if (r == 0)
+		r = registry_digest(reg, a, variant, ret, err);
+	if (reg)
+		registry_close(reg);
+	image_ref_done(&ref);
+	return r;
+}

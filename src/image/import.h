@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `capsa import docker://...`: registry -> verified layer cache -> one
+ * squashfs, with enroot's image format files on top. */
+#ifndef CAPSA_IMAGE_IMPORT_H
+#define CAPSA_IMAGE_IMPORT_H
+
+#include "config/config.h"
+#include "util/error.h"
+
+struct import_opts {
+	const char *uri;
+	const char *output; /* NULL: enroot's default name in the cwd */
+	const char *arch;   /* NULL: this machine's */
+	/* Progress lines ("Fetching image manifest"), printed by the CLI. */
+	void (*info)(const char *msg, void *arg);
+	void *info_arg;
+};
+
+/* On success *ret_output is the absolute path of the new image. */
+int image_import(const struct config *cfg, const struct import_opts *o, char **ret_output, struct error *err);
+
+/* `capsa digest`. */
+int image_digest(const struct config *cfg, const char *uri, const char *arch, char **ret, struct error *err);
+
+#endif

@@ -1,0 +1,201 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# capsa import / digest / cache against real docker-registry instances on
+# 127.0.0.1 (tests/registry): plain HTTP, TLS + Basic, TLS + Bearer.
+
+load helpers
+
+REG=$BATS_TEST_DIRNAME/../registry
+
+setup_file() {
+	local c
+	export REG_SKIP=
+	for c in docker-registry skopeo openssl htpasswd curl python3 zstd; do
+		command -v "$c" >/dev/null || { REG_SKIP="$c is not installed"; return 0; }
+	done
+	python3 -c 'import cryptography' 2>/dev/null || { REG_SKIP="python3-cryptography is not installed"; return 0; }
+	REG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-import.XXXXXX")
+	export REG_DIR
+	chmod 0755 "$REG_DIR"
+	"$REG/start.sh" "$REG_DIR" >&3 2>&1
+	"$REG/push.sh" "$REG_DIR" >&3 2>&1
+	chmod -R a+rX "$REG_DIR"
+}
+
+teardown_file() {
+	[ -n "${REG_DIR:-}" ] || return 0
+	"$REG/stop.sh" "$REG_DIR"
+	rm -rf "$REG_DIR"
+}
+
+setup() {
+	[ -z "$REG_SKIP" ] || skip "$REG_SKIP"
+	capsa_setup
+	# shellcheck source=/dev/null
+	. "$REG_DIR/env.sh"
+	EXP=$REG_DIR/expected
+	PLAIN=$CAPSA_REGISTRY_PLAIN
+}
+
+teardown() { capsa_teardown; }
+
+# dump_image SQSH: the tree as TSV, without enroot's four image files.
+dump_image() { python3 "$REG/tree_dump.py" --enroot --squashfs "$1"; }
+expected() { python3 "$REG/tree_dump.py" --tsv "$EXP/$1.tsv"; }
+
+import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
+
+@test "import docker://: the default output name and the exact tree of the image" {
+	run --separate-stderr import_plain "docker://$PLAIN#busybox:latest"
+	assert_success
+	assert_exists "$WORK/busybox+latest.sqsh"
+	diff <(expected busybox) <(dump_image "$WORK/busybox+latest.sqsh")
+	# /etc/rc is enroot's, byte for byte after the provenance line.
+	diff <(tail -n +2 "$EXP/busybox.rc") <(unsquashfs -cat "$WORK/busybox+latest.sqsh" /etc/rc | tail -n +2)
+	unsquashfs -cat "$WORK/busybox+latest.sqsh" /etc/rc | head -1 | grep -qx "# enroot-provenance: docker://$PLAIN#busybox:latest"
+}
+
+@test "import: multi-layer OCI and Docker v2s2 images (whiteouts, opaque dirs, links, owners, config files)" {
+	local tag
+	for tag in latest v2s2; do
+		run --separate-stderr import_plain -o "$T/ml-$tag.sqsh" "docker://$PLAIN#multilayer:$tag"
+		assert_success
+		# The WORKDIR is created on top of the layers, as enroot does.
+		diff <(expected multilayer) <(dump_image "$T/ml-$tag.sqsh" | grep -v $'^/fx/work dir\t')
+		diff "$EXP/multilayer.environment" <(unsquashfs -cat "$T/ml-$tag.sqsh" /etc/environment)
+		diff "$EXP/multilayer.fstab" <(unsquashfs -cat "$T/ml-$tag.sqsh" /etc/fstab)
+		diff <(tail -n +2 "$EXP/multilayer.rc") <(unsquashfs -cat "$T/ml-$tag.sqsh" /etc/rc | tail -n +2)
+	done
+}
+
+@test "import: gzip, zstd and plain layers; the image starts and runs its command" {
+	run --separate-stderr import_plain -o "$T/zstd.sqsh" "docker://$PLAIN#zstd:latest"
+	assert_success
+	diff <(expected zstd) <(dump_image "$T/zstd.sqsh")
+	capsa_chown "$T/zstd.sqsh"
+	run capsa create -n zstd "$T/zstd.sqsh"
+	assert_success
+	run --separate-stderr capsa start zstd
+	assert_success
+	[ "${#lines[@]}" -eq 2 ] || { echo "expected the two hello files: $output" >&2; false; }
+}
+
+@test "import: hostile layers write nothing outside the image" {
+	rm -rf /tmp/capsa-escape
+	run --separate-stderr import_plain -o "$T/esc.sqsh" "docker://$PLAIN#pathescape:latest"
+	[ ! -e /tmp/capsa-escape ] || { echo "/tmp/capsa-escape was created" >&2; false; }
+	if [ "$status" -eq 0 ]; then
+		! unsquashfs -lln "$T/esc.sqsh" | grep -q 'squashfs-root/\.\./'
+	else
+		assert_error
+		assert_not_exists "$T/esc.sqsh"
+	fi
+}
+
+@test "import -a: platform selection from an OCI index and a Docker manifest list" {
+	local tag
+	for tag in latest list; do
+		run --separate-stderr import_plain -a arm64 -o "$T/arm-$tag.sqsh" "docker://$PLAIN#multiarch:$tag"
+		assert_success
+		diff <(expected multiarch-arm64) <(dump_image "$T/arm-$tag.sqsh")
+		run --separate-stderr import_plain -a x86_64 -o "$T/amd-$tag.sqsh" "docker://$PLAIN#multiarch:$tag"
+		assert_success
+		diff <(expected multiarch-amd64) <(dump_image "$T/amd-$tag.sqsh")
+	done
+	run --separate-stderr import_plain -a aarch64 -o "$T/a64.sqsh" "docker://$PLAIN#multiarch:latest"
+	assert_success
+	run --separate-stderr import_plain -a sparc -o "$T/x.sqsh" "docker://$PLAIN#multiarch:latest"
+	assert_error "architecture"
+	assert_not_exists "$T/x.sqsh"
+}
+
+@test "import: a blob that does not match its digest is refused and nothing is cached or written" {
+	run --separate-stderr import_plain -o "$T/bad.sqsh" "docker://$PLAIN#baddigest:latest"
+	assert_error "mismatch"
+	assert_not_exists "$T/bad.sqsh"
+	[ -z "$(find "$CACHE" -type f -path '*blobs*' -size +1k 2>/dev/null | head -1)" ] || {
+		echo "a layer blob was cached:" >&2
+		find "$CACHE" -type f >&2
+		false
+	}
+	[ -z "$(ls -A "$CACHE/tmp" 2>/dev/null)" ]
+}
+
+@test "import: the cache makes a second import download nothing; cache list and prune" {
+	run --separate-stderr import_plain -o "$T/one.sqsh" "docker://$PLAIN#busybox:latest"
+	assert_success
+	run --separate-stderr import_plain -o "$T/two.sqsh" "docker://$PLAIN#busybox:latest"
+	assert_success
+	[[ $stderr == *"Found all layers in cache"* ]] || { echo "$stderr" >&2; false; }
+	cmp "$T/one.sqsh" "$T/two.sqsh" || diff <(dump_image "$T/one.sqsh") <(dump_image "$T/two.sqsh")
+	run --separate-stderr capsa cache list
+	assert_success
+	[[ $output == sha256:* ]] || { echo "no entry listed: $output" >&2; false; }
+	run --separate-stderr capsa cache verify
+	assert_success
+	run --separate-stderr capsa cache prune
+	assert_success
+	run --separate-stderr capsa cache list
+	assert_output_eq ""
+}
+
+@test "import: bad input gives a clear error and leaves nothing" {
+	: >"$WORK/exists.sqsh"
+	capsa_chown "$WORK/exists.sqsh"
+	run --separate-stderr import_plain -o "$WORK/exists.sqsh" "docker://$PLAIN#busybox:latest"
+	assert_error "already exists"
+	[ ! -s "$WORK/exists.sqsh" ]
+	run --separate-stderr import_plain "docker://$PLAIN#Busy Box"
+	assert_error "invalid image reference"
+	run --separate-stderr import_plain -o "$T/nope.sqsh" "docker://$PLAIN#no/such:image"
+	assert_error "404"
+	assert_not_exists "$T/nope.sqsh"
+	# Without ALLOW_HTTP capsa insists on https.
+	run --separate-stderr capsa import -o "$T/https.sqsh" "docker://$PLAIN#busybox:latest"
+	assert_failure
+	assert_not_exists "$T/https.sqsh"
+}
+
+@test "import over TLS with Basic auth: credentials from .credentials, CA from SSL_CERT_FILE" {
+	local ref="docker://$CAPSA_REGISTRY_BASIC#private/busybox:latest"
+	run --separate-stderr capsa_env SSL_CERT_FILE="$CAPSA_REGISTRY_CA" import -o "$T/anon.sqsh" "$ref"
+	assert_failure
+	assert_not_exists "$T/anon.sqsh"
+	printf 'machine 127.0.0.1 login %s password %s\n' "$CAPSA_REGISTRY_USER" "$CAPSA_REGISTRY_PASSWORD" \
+		>"$CONFIG/.credentials"
+	chmod 0600 "$CONFIG/.credentials"
+	capsa_chown "$CONFIG/.credentials"
+	run --separate-stderr capsa_env SSL_CERT_FILE="$CAPSA_REGISTRY_CA" import -o "$T/basic.sqsh" "$ref"
+	assert_success
+	diff <(expected busybox) <(dump_image "$T/basic.sqsh")
+	# Without the CA the error says how to provide it.
+	run --separate-stderr capsa import -o "$T/noca.sqsh" "$ref"
+	assert_error "SSL_CERT_FILE"
+}
+
+@test "import over TLS with Bearer tokens: anonymous public pull, private needs credentials" {
+	run --separate-stderr capsa_env SSL_CERT_FILE="$CAPSA_REGISTRY_CA" import -o "$T/pub.sqsh" \
+		"docker://$CAPSA_REGISTRY_TOKEN#busybox:latest"
+	assert_success
+	run --separate-stderr capsa_env SSL_CERT_FILE="$CAPSA_REGISTRY_CA" import -o "$T/priv.sqsh" \
+		"docker://$CAPSA_REGISTRY_TOKEN#private/busybox:latest"
+	assert_failure
+	assert_not_exists "$T/priv.sqsh"
+	printf 'machine 127.0.0.1 login %s password %s\n' "$CAPSA_REGISTRY_USER" "$CAPSA_REGISTRY_PASSWORD" \
+		>"$CONFIG/.credentials"
+	chmod 0600 "$CONFIG/.credentials"
+	capsa_chown "$CONFIG/.credentials"
+	run --separate-stderr capsa_env SSL_CERT_FILE="$CAPSA_REGISTRY_CA" import -o "$T/priv.sqsh" \
+		"docker://$CAPSA_REGISTRY_TOKEN#private/busybox:latest"
+	assert_success
+	diff <(expected busybox) <(dump_image "$T/priv.sqsh")
+}
+
+@test "digest prints the platform manifest digest" {
+	local want
+	want=$(awk -v r="$PLAIN/busybox:latest" '$1 == r { print $2 }' "$REG_DIR/refs.tsv")
+	run --separate-stderr capsa_env CAPSA_ALLOW_HTTP=y digest "docker://$PLAIN#busybox:latest"
+	assert_success
+	assert_output_eq "$want"
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image/blobcache.h"
@@ -114,9 +115,66 @@ static int load_config(struct import *im, struct error *err)
 	return 0;
 }
 
+/* Worker w of n fetches layers w, w+n, ... over its own connection; the
+ * cache's per-digest locks make concurrent fetches of one blob safe. */
+static void __attribute__((noreturn)) fetch_worker(struct import *im, size_t w, size_t n, int errfd)
+{
+	struct registry *reg = NULL;
+	struct error err = ERROR_INIT;
+	int r = registry_open(&reg, im->cfg, &im->ref, &err);
+
+	if (r == 0)
+		im->reg = reg;
+	for (size_t i = w; r == 0 && i < im->manifest.n_layers; i += n) {
+		r = ensure_blob(im, &im->manifest.layers[i].d, &err);
+		if (r < 0)
+			error_prefix(&err, "layer %s", im->manifest.layers[i].d.digest);
+	}
+	if (r < 0 && write(errfd, err.msg, strlen(err.msg)) < 0)
+		r = -1;
+	_exit(r < 0 ? 1 : 0);
+}
+
+static int fetch_parallel(struct import *im, size_t n, struct error *err)
+{
+	int pfd[2];
+	pid_t pids[64];
+	size_t started = 0;
+	int failed = 0;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return error_errno(err, "failed to create a pipe");
+	for (; started < n; started++) {
+		pids[started] = fork();
+		if (pids[started] < 0)
+			break;
+		if (pids[started] == 0) {
+			close(pfd[0]);
+			fetch_worker(im, started, n, pfd[1]);
+		}
+	}
+	close(pfd[1]);
+	for (size_t i = 0; i < started; i++) {
+		int status;
+
+		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
+			;
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	if (failed || started < n) {
+		ssize_t len = read(pfd[0], err->msg, sizeof(err->msg) - 1);
+
+		err->msg[len > 0 ? len : 0] = '\0';
+		if (len <= 0)
+			error_set(err, 0, "a download worker failed");
+	}
+	close(pfd[0]);
+	return failed || started < n ? -1 : 0;
+}
+
 static int fetch_layers(struct import *im, struct error *err)
 {
-	size_t missing = 0;
+	size_t missing = 0, workers;
 
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		bool enroot_format;
@@ -124,10 +182,16 @@ static int fetch_layers(struct import *im, struct error *err)
 
 		missing += access(p, F_OK) < 0;
 	}
-	if (missing)
-		info(im, "Downloading %zu missing layers...", missing);
-	else
+	if (missing == 0) {
 		info(im, "Found all layers in cache");
+		return 0;
+	}
+	info(im, "Downloading %zu missing layers...", missing);
+	workers = (size_t)config_long(im->cfg, "MAX_CONNECTIONS", 10);
+	workers = workers < missing ? workers : missing;
+	workers = workers > 64 ? 64 : workers;
+	if (workers > 1)
+		return fetch_parallel(im, workers, err);
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		if (ensure_blob(im, &im->manifest.layers[i].d, err) < 0)
 			return error_prefix(err, "layer %s", im->manifest.layers[i].d.digest);

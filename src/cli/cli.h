@@ -51,5 +51,6 @@ int cmd_info(struct config *cfg, int argc, char **argv);
 int cmd_cache(struct config *cfg, int argc, char **argv);
 int cmd_import(struct config *cfg, int argc, char **argv);
 int cmd_digest(struct config *cfg, int argc, char **argv);
+int cmd_load(struct config *cfg, int argc, char **argv);
 
 #endif

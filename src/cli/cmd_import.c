@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* import and digest. */
+/* import, digest and load. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "image/import.h"
+#include "image/reference.h"
+#include "runtime/store.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
-enum { OPT_ARCH = 1, OPT_OUTPUT };
+enum { OPT_ARCH = 1, OPT_OUTPUT, OPT_NAME, OPT_FORCE };
 
 struct import_args {
 	const char *arch;
@@ -92,5 +98,84 @@ int cmd_digest(struct config *cfg, int argc, char **argv)
 		return cli_fail(&err);
 	printf("%s\n", digest);
 	free(digest);
+	return 0;
+}
+
+static const char load_usage[] = "Usage: capsa load [options] [--] URI\n"
+				 "\n"
+				 "Import a container image and create a container root filesystem from it.\n"
+				 "\n"
+				 " Options:\n"
+				 "   -a, --arch   Architecture of the image (defaults to host architecture)\n"
+				 "   -n, --name   Name of the container (defaults to \"URI\")\n"
+				 "   -f, --force  Overwrite an existing container root filesystem\n";
+
+struct load_args {
+	const char *arch;
+	const char *name;
+	bool force;
+};
+
+static int load_opt(int id, const char *value, void *arg)
+{
+	struct load_args *a = arg;
+
+	if (id == OPT_ARCH)
+		a->arch = value;
+	else if (id == OPT_NAME)
+		a->name = value;
+	else
+		a->force = true;
+	return 0;
+}
+
+/* The squashfs is only a stream format between the two steps here: fast
+ * compression, in a private temporary directory removed afterwards. */
+static int load(struct config *cfg, const struct load_args *a, const char *uri, struct error *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/capsa-load.XXXXXX", config_get(cfg, "TEMP_PATH"));
+	_cleanup_free_ char *tmp = NULL, *out = NULL, *name = NULL;
+	struct import_opts o = {uri, NULL, a->arch, print_info, NULL};
+	struct image_ref ref;
+	int r;
+
+	if (image_ref_parse(uri, &ref, err) < 0)
+		return -1;
+	name = a->name ? xstrdup(a->name) : image_ref_default_name(&ref, false);
+	image_ref_done(&ref);
+	if (store_check_name(name, err) < 0)
+		return -1;
+	if (mkdtemp(dir) == NULL)
+		return error_set(err, errno, "failed to create a temporary directory in '%s'",
+				 config_get(cfg, "TEMP_PATH"));
+	tmp = xasprintf("%s/image.sqsh", dir);
+	o.output = tmp;
+	config_set(cfg, "SQUASH_OPTIONS", "-comp zstd -Xcompression-level 1");
+	r = image_import(cfg, &o, &out, err);
+	if (r == 0) {
+		log_info("Loading container root filesystem...");
+		r = store_create(cfg, tmp, name, a->force || config_bool(cfg, "FORCE_OVERRIDE"), err);
+	}
+	unlink(tmp);
+	rmdir(dir);
+	return r;
+}
+
+int cmd_load(struct config *cfg, int argc, char **argv)
+{
+	static const struct cli_option opts[] = {{'a', "arch", ARG_VALUE, OPT_ARCH},
+						 {'n', "name", ARG_VALUE, OPT_NAME},
+						 {'f', "force", ARG_FLAG, OPT_FORCE},
+						 {0, NULL, ARG_FLAG, 0}};
+	struct load_args a = {0};
+	struct error err = ERROR_INIT;
+	int i = cli_parse(argc, argv, opts, load_opt, &a);
+
+	if (i == -2)
+		return cli_usage(load_usage, 0);
+	if (i < 0 || argc - i != 1)
+		return cli_usage(load_usage, 1);
+	if (load(cfg, &a, argv[i], &err) < 0)
+		return cli_fail(&err);
 	return 0;
 }

@@ -21,6 +21,7 @@ static const char usage[] =
 	"   import [options] [--] URI\n"
 	"   info\n"
 	"   list   [options]\n"
+	"   load   [options] [--] URI\n"
 	"   remove [options] [--] NAME...\n"
 	"   start  [options] [--] NAME|IMAGE [COMMAND] [ARG...]\n"
 	"   version\n"
@@ -43,7 +44,7 @@ static int cmd_help(struct config *cfg, int argc, char **argv)
 
 static const struct cli_command commands[] = {
 	{"batch", cmd_batch, true},   {"cache", cmd_cache, true},   {"create", cmd_create, true}, {"exec", cmd_exec, false},
-	{"export", cmd_export, true}, {"import", cmd_import, true},   {"digest", cmd_digest, true}, {"info", cmd_info, true},	    {"list", cmd_list, true},
+	{"export", cmd_export, true}, {"import", cmd_import, true},   {"digest", cmd_digest, true}, {"load", cmd_load, true}, {"info", cmd_info, true},	    {"list", cmd_list, true},
 	{"remove", cmd_remove, true}, {"start", cmd_start, true},   {"version", cmd_version, false},
 	{"help", cmd_help, false},    {"--help", cmd_help, false},  {"-h", cmd_help, false},
 	{"--version", cmd_version, false},

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Squashfs writer over a builder-owned tree (see sqfs_tree_writer.h). The
- * table-writing half mirrors sqfs_pack.c: non-directory inodes first, then
- * directories children first, so that every directory entry points to an
- * inode that is already written. */
+/* Squashfs writer over a builder-owned tree (see sqfs_tree_writer.h), used
+ * by both sqfs_pack.c and layers.c. Tables are written as mksquashfs does:
+ * non-directory inodes first, then directories children first, so that every
+ * directory entry points to an inode that is already written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

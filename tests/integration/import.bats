@@ -199,3 +199,19 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	assert_success
 	assert_output_eq "$want"
 }
+
+@test "load: import and create in one step; the container starts; -f replaces" {
+	run --separate-stderr capsa_env CAPSA_ALLOW_HTTP=y load "docker://$PLAIN#zstd:latest"
+	assert_success
+	[ -d "$DATA/zstd+latest" ] || { ls "$DATA" >&2; false; }
+	run --separate-stderr capsa start zstd+latest
+	assert_success
+	[ "${#lines[@]}" -eq 2 ] || { echo "$output" >&2; false; }
+	run --separate-stderr capsa_env CAPSA_ALLOW_HTTP=y load --name zstd+latest "docker://$PLAIN#busybox:latest"
+	assert_error "already exists"
+	run --separate-stderr capsa_env CAPSA_ALLOW_HTTP=y load -f -n zstd+latest "docker://$PLAIN#busybox:latest"
+	assert_success
+	[ -x "$DATA/zstd+latest/bin/busybox" ]
+	# No temporary image is left behind.
+	[ -z "$(find "$T/tmp" -name 'capsa-load.*' 2>/dev/null)" ]
+}

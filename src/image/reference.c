@@ -87,6 +87,13 @@ int image_ref_parse(const char *uri, struct image_ref *ret, struct error *err)
 	memset(ret, 0, sizeof(*ret));
 	if (strlen(uri) > MAX_REFERENCE)
 		return error_set(err, 0, "invalid image reference: too long");
+	/* enroot's library form admits any byte; blanks and controls would only
+	 * produce a broken URL later, so they are refused here. */
+	for (const unsigned char *p = (const unsigned char *)uri; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f)
+			return error_set(err, 0, "invalid image reference: %s (it contains blanks or control characters)",
+					 uri);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(patterns); i++) {
 		regex_t re;
 		regmatch_t m[8];

@@ -49,6 +49,7 @@ static const char import_usage[] =
 	"\n"
 	" Schemes:\n"
 	"   docker://[USER@][REGISTRY#]IMAGE[:TAG|@DIGEST]\n"
+	"   oci://DIR[:NAME]   (an OCI image layout on disk)\n"
 	"\n"
 	" Options:\n"
 	"   -a, --arch    Architecture of the image (defaults to host architecture)\n"

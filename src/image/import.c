@@ -13,6 +13,7 @@
 #include "image/imgconfig.h"
 #include "image/import.h"
 #include "image/layers.h"
+#include "image/oci_layout.h"
 #include "image/reference.h"
 #include "image/registry.h"
 #include "image/sqfs_options.h"
@@ -29,6 +30,9 @@ struct import {
 	struct manifest manifest;
 	struct image_config config;
 	const char *arch, *variant;
+	struct oci_ref oci;       /* set for oci:// sources */
+	struct strv layer_paths; /* oci://: verified blobs of the layout */
+	char *provenance;
 };
 
 static void info(const struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -99,6 +103,16 @@ static char *blob_path(const struct import *im, const char *digest, bool *enroot
 	return TAKE_PTR(ours);
 }
 
+static int parse_config(struct import *im, const char *json, size_t len, struct error *err)
+{
+	if (image_config_parse(json, len, &im->config, err) < 0)
+		return -1;
+	if (im->config.architecture && strcmp(im->config.architecture, im->arch))
+		info(im, "[WARN] Image architecture doesn't match the requested one: %s != %s",
+		     im->config.architecture, im->arch);
+	return 0;
+}
+
 static int load_config(struct import *im, struct error *err)
 {
 	_cleanup_free_ char *json = NULL;
@@ -107,12 +121,7 @@ static int load_config(struct import *im, struct error *err)
 	if (registry_fetch_blob_mem(im->reg, im->manifest.config.digest, im->manifest.config.size, &json, &len,
 				    err) < 0)
 		return error_prefix(err, "image config");
-	if (image_config_parse(json, len, &im->config, err) < 0)
-		return -1;
-	if (im->config.architecture && strcmp(im->config.architecture, im->arch))
-		info(im, "[WARN] Image architecture doesn't match the requested one: %s != %s",
-		     im->config.architecture, im->arch);
-	return 0;
+	return parse_config(im, json, len, err);
 }
 
 /* Worker w of n fetches layers w, w+n, ... over its own connection; the
@@ -201,8 +210,7 @@ static int fetch_layers(struct import *im, struct error *err)
 
 static int write_squashfs(struct import *im, const char *output, struct error *err)
 {
-	_cleanup_free_ char *provenance = image_ref_canonical(&im->ref);
-	char *files[4] = {image_config_rc(&im->config, provenance), image_config_rc_local(),
+	char *files[4] = {image_config_rc(&im->config, im->provenance), image_config_rc_local(),
 			  image_config_environment(&im->config), image_config_fstab(&im->config)};
 	static const char *const paths[4] = {"/etc/rc", "/etc/rc.local", "/etc/environment", "/etc/fstab"};
 	struct extra_file extra[4];
@@ -219,7 +227,10 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		bool enroot_format;
 
-		strv_push_take(&storage, blob_path(im, im->manifest.layers[i].d.digest, &enroot_format));
+		if (im->layer_paths.n > i)
+			strv_push(&storage, im->layer_paths.v[i]);
+		else
+			strv_push_take(&storage, blob_path(im, im->manifest.layers[i].d.digest, &enroot_format));
 		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO};
 	}
 	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
@@ -252,9 +263,38 @@ static int run_import(struct import *im, const char *output, struct error *err)
 	return write_squashfs(im, output, err);
 }
 
+static int run_import_oci(struct import *im, const char *output, struct error *err)
+{
+	_cleanup_free_ char *config = NULL;
+	size_t len = 0;
+
+	info(im, "Reading OCI image layout %s", im->oci.dir);
+	if (oci_layout_resolve(&im->oci, im->arch, im->variant, &im->manifest, &config, &len, err) < 0 ||
+	    parse_config(im, config, len, err) < 0)
+		return -1;
+	for (size_t i = 0; i < im->manifest.n_layers; i++) {
+		char *path;
+
+		if (oci_layout_blob(&im->oci, &im->manifest.layers[i].d, &path, err) < 0)
+			return error_prefix(err, "layer %zu", i);
+		strv_push_take(&im->layer_paths, path);
+	}
+	return write_squashfs(im, output, err);
+}
+
+/* oci://DIR[:NAME] -> "DIR[+NAME].sqsh", in the spirit of enroot's names. */
+static char *oci_default_name(const struct oci_ref *r)
+{
+	const char *base = strrchr(r->dir, '/') ? strrchr(r->dir, '/') + 1 : r->dir;
+
+	return r->name ? xasprintf("%s+%s.sqsh", base, r->name) : xasprintf("%s.sqsh", base);
+}
+
 static char *output_path(const struct import *im, struct error *err)
 {
-	_cleanup_free_ char *name = im->o->output ? xstrdup(im->o->output) : image_ref_default_name(&im->ref, true);
+	_cleanup_free_ char *name = im->o->output	? xstrdup(im->o->output)
+				     : im->oci.dir ? oci_default_name(&im->oci)
+						   : image_ref_default_name(&im->ref, true);
 	char *abs = path_absolute(name);
 
 	if (abs == NULL) {
@@ -275,11 +315,21 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	_cleanup_free_ char *output = NULL;
 	int r;
 
+	bool oci = !strncmp(o->uri, "oci://", 6);
+
 	im.cache.dirfd = im.cache.blobsfd = im.cache.tmpfd = im.cache.locksfd = -1;
-	if (image_ref_parse(o->uri, &im.ref, err) < 0 || resolve_arch(o->arch, &im.arch, &im.variant, err) < 0)
+	r = oci ? oci_ref_parse(o->uri, &im.oci, err) : image_ref_parse(o->uri, &im.ref, err);
+	if (r < 0 || resolve_arch(o->arch, &im.arch, &im.variant, err) < 0) {
+		oci_ref_done(&im.oci);
+		image_ref_done(&im.ref);
 		return -1;
+	}
+	im.provenance = oci ? xstrdup(o->uri) : image_ref_canonical(&im.ref);
 	output = output_path(&im, err);
-	r = output ? run_import(&im, output, err) : -1;
+	if (output == NULL)
+		r = -1;
+	else
+		r = oci ? run_import_oci(&im, output, err) : run_import(&im, output, err);
 	if (r == 0)
 		*ret_output = TAKE_PTR(output);
 	if (im.reg)
@@ -289,6 +339,9 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	manifest_done(&im.manifest);
 	image_config_done(&im.config);
 	image_ref_done(&im.ref);
+	oci_ref_done(&im.oci);
+	strv_free(&im.layer_paths);
+	free(im.provenance);
 	return r;
 }
 

@@ -394,6 +394,47 @@ int index_select(const char *body, size_t len, const char *os, const char *arch,
 	return r;
 }
 
+static bool ref_matches(json_object *e, const char *ref)
+{
+	json_object *ann;
+	const char *name;
+
+	if (ref == NULL)
+		return true;
+	if (!json_object_object_get_ex(e, "annotations", &ann) || !json_object_is_type(ann, json_type_object))
+		return false;
+	name = jstr(ann, "org.opencontainers.image.ref.name");
+	return name != NULL && !strcmp(name, ref);
+}
+
+int index_find_ref(const char *body, size_t len, const char *ref, struct descriptor *ret, struct error *err)
+{
+	json_object *o = parse_json(body, len, "index.json", err), *arr;
+	size_t n, found = 0, idx = 0;
+	int r = 0;
+
+	if (o == NULL)
+		return -1;
+	if (!json_object_object_get_ex(o, "manifests", &arr) || !json_object_is_type(arr, json_type_array) ||
+	    (n = json_object_array_length(arr)) > MANIFEST_MAX_ENTRIES) {
+		json_object_put(o);
+		return error_set(err, 0, "index.json has no usable manifests array");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ref_matches(json_object_array_get_idx(arr, i), ref) && found++ == 0)
+			idx = i;
+	}
+	/* Without a name the layout must hold exactly one image. */
+	if (ref && found == 0)
+		r = error_set(err, 0, "no image named '%s' in the layout", ref);
+	else if (found != 1 && ref == NULL)
+		r = error_set(err, 0, "the layout holds %zu images: name one as oci://DIR:NAME", found);
+	if (r == 0)
+		r = parse_descriptor(json_object_array_get_idx(arr, idx), MANIFEST_MAX_BYTES, ret, err);
+	json_object_put(o);
+	return r;
+}
+
 static char *token_field(json_object *o)
 {
 	const char *t = jstr(o, "token");

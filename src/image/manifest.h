@@ -81,6 +81,10 @@ int index_select(const char *body, size_t len, const char *os, const char *arch,
 		 struct descriptor *ret, struct error *err);
 void descriptor_done(struct descriptor *d);
 
+/* An OCI layout's index.json: the entry annotated with ref (ref.name), or
+ * the only entry when ref is NULL. */
+int index_find_ref(const char *body, size_t len, const char *ref, struct descriptor *ret, struct error *err);
+
 /* Token endpoint answer: .token, else .access_token; expires_in defaults to
  * 60 s as the distribution token spec says. */
 int token_response_parse(const char *body, size_t len, char **ret_token, long *ret_expires_in,

@@ -215,3 +215,25 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	# No temporary image is left behind.
 	[ -z "$(find "$T/tmp" -name 'capsa-load.*' 2>/dev/null)" ]
 }
+
+@test "import oci://DIR[:NAME]: an OCI layout on disk, verified blob by blob" {
+	run --separate-stderr capsa import -o "$T/ml.sqsh" "oci://$REG_DIR/layouts/multilayer"
+	assert_success
+	diff <(expected multilayer) <(dump_image "$T/ml.sqsh" | grep -v $'^/fx/work dir\t')
+	run --separate-stderr capsa import -a arm64 -o "$T/arm.sqsh" "oci://$REG_DIR/layouts/multiarch:latest"
+	assert_success
+	diff <(expected multiarch-arm64) <(dump_image "$T/arm.sqsh")
+	run --separate-stderr capsa import -o "$T/x.sqsh" "oci://$REG_DIR/layouts/multiarch"
+	assert_error "name one"
+	# A tampered layer blob is caught before anything is written.
+	cp -a "$REG_DIR/layouts/zstd" "$T/zstd"
+	local blob
+	blob=$(find "$T/zstd/blobs/sha256" -type f -size +1k | head -1)
+	printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
+	capsa_chown "$T/zstd"
+	run --separate-stderr capsa import -o "$T/tampered.sqsh" "oci://$T/zstd"
+	assert_error "mismatch"
+	assert_not_exists "$T/tampered.sqsh"
+	run --separate-stderr capsa import -o "$T/none.sqsh" "oci://$T/no-such-dir"
+	assert_error "no OCI image layout"
+}

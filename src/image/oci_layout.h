@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* oci://DIR[:NAME]: import from an OCI image layout on disk, for clusters
+ * without registry access. Every blob is checked against its digest. */
+#ifndef CAPSA_IMAGE_OCI_LAYOUT_H
+#define CAPSA_IMAGE_OCI_LAYOUT_H
+
+#include <stddef.h>
+
+#include "image/manifest.h"
+#include "util/error.h"
+
+struct oci_ref {
+	char *dir;  /* absolute */
+	char *name; /* ref.name annotation, NULL: the only image */
+};
+
+int oci_ref_parse(const char *uri, struct oci_ref *ret, struct error *err);
+void oci_ref_done(struct oci_ref *r);
+
+/* index.json -> (platform index ->) image manifest, and its config blob. */
+int oci_layout_resolve(const struct oci_ref *ref, const char *arch, const char *variant, struct manifest *ret,
+		       char **ret_config, size_t *ret_config_len, struct error *err);
+
+/* Path of a blob, after checking its size and sha256. */
+int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char **ret_path, struct error *err);
+
+#endif

@@ -105,10 +105,13 @@ int image_config_parse(const char *json, size_t len, struct image_config *ret, s
 		return error_set(err, 0, "invalid image config: not a JSON object");
 	}
 	ret->architecture = json_str(root, "architecture");
+	if (json_object_object_get_ex(root, "rootfs", &cfg) && json_object_is_type(cfg, json_type_object))
+		r = str_array(cfg, "diff_ids", &ret->diff_ids, err);
+	cfg = NULL;
 	ret->os = json_str(root, "os");
 	if (!json_object_object_get_ex(root, "config", &cfg) && !json_object_object_get_ex(root, "Config", &cfg))
 		cfg = NULL;
-	if (cfg && json_object_is_type(cfg, json_type_object)) {
+	if (r == 0 && cfg && json_object_is_type(cfg, json_type_object)) {
 		ret->workdir = json_str(cfg, "WorkingDir");
 		r = str_array(cfg, "Env", &ret->env, err);
 		if (r == 0)
@@ -138,6 +141,7 @@ void image_config_done(struct image_config *c)
 	strv_free(&c->cmd);
 	strv_free(&c->labels);
 	strv_free(&c->volumes);
+	strv_free(&c->diff_ids);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -22,6 +22,7 @@ struct image_config {
 	struct strv cmd;
 	struct strv labels;	 /* key, value, key, value... in file order */
 	struct strv volumes;	 /* sorted */
+	struct strv diff_ids;	 /* rootfs.diff_ids: sha256 of each uncompressed layer */
 };
 
 /* Parse the config JSON (the bounded, untrusted blob). */

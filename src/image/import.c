@@ -12,6 +12,7 @@
 #include "image/blobcache.h"
 #include "image/imgconfig.h"
 #include "image/import.h"
+#include "image/archive_source.h"
 #include "image/layers.h"
 #include "image/oci_layout.h"
 #include "image/reference.h"
@@ -31,8 +32,9 @@ struct import {
 	struct image_config config;
 	const char *arch, *variant;
 	struct oci_ref oci;       /* set for oci:// sources */
-	struct strv layer_paths; /* oci://: verified blobs of the layout */
+	struct strv layer_paths; /* local sources: verified layer files */
 	char *provenance;
+	char *tmpdir; /* archive sources are unpacked here */
 };
 
 static void info(const struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -214,7 +216,8 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 			  image_config_environment(&im->config), image_config_fstab(&im->config)};
 	static const char *const paths[4] = {"/etc/rc", "/etc/rc.local", "/etc/environment", "/etc/fstab"};
 	struct extra_file extra[4];
-	struct layer_src *src = xcalloc(im->manifest.n_layers, sizeof(*src));
+	size_t n = im->layer_paths.n ? im->layer_paths.n : im->manifest.n_layers;
+	struct layer_src *src = xcalloc(n, sizeof(*src));
 	struct strv storage = STRV_INIT;
 	const char *dirs[1] = {im->config.workdir};
 	struct layers_opts lo = {0};
@@ -224,7 +227,7 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 
 	for (size_t i = 0; i < 4; i++)
 		extra[i] = (struct extra_file){paths[i], files[i], strlen(files[i]), 0644};
-	for (size_t i = 0; i < im->manifest.n_layers; i++) {
+	for (size_t i = 0; i < n; i++) {
 		bool enroot_format;
 
 		if (im->layer_paths.n > i)
@@ -238,7 +241,7 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 				  .extra = extra, .n_extra = 4, .extra_dirs = dirs, .n_extra_dirs = 1};
 	if (r == 0) {
 		info(im, "Creating squashfs filesystem...");
-		r = layers_to_squashfs(src, im->manifest.n_layers, output, &lo, err);
+		r = layers_to_squashfs(src, n, output, &lo, err);
 	}
 	for (size_t i = 0; i < 4; i++)
 		free(files[i]);
@@ -282,6 +285,91 @@ static int run_import_oci(struct import *im, const char *output, struct error *e
 	return write_squashfs(im, output, err);
 }
 
+/* FILE[:NAME]: the longest prefix that is an existing file is the archive. */
+static char *split_archive(const char *rest, char **ret_name)
+{
+	_cleanup_free_ char *copy = xstrdup(rest);
+
+	*ret_name = NULL;
+	for (char *colon = copy + strlen(copy);; colon--) {
+		if (*colon == ':' || *colon == '\0') {
+			char saved = *colon;
+
+			*colon = '\0';
+			if (path_is_reg(copy)) {
+				if (saved == ':')
+					*ret_name = xstrdup(colon + 1);
+				return TAKE_PTR(copy);
+			}
+			*colon = saved;
+		}
+		if (colon == copy)
+			return NULL;
+	}
+}
+
+static int unpack_archive(struct import *im, const char *file, struct error *err)
+{
+	im->tmpdir = xasprintf("%s/capsa-archive.XXXXXX", config_get(im->cfg, "TEMP_PATH"));
+	if (mkdtemp(im->tmpdir) == NULL) {
+		int e = errno;
+
+		free(im->tmpdir);
+		im->tmpdir = NULL;
+		return error_set(err, e, "failed to create a temporary directory in '%s'", config_get(im->cfg, "TEMP_PATH"));
+	}
+	info(im, "Unpacking %s", file);
+	return archive_unpack(file, im->tmpdir, err);
+}
+
+/* docker save: layers are plain tars checked against the config's diff_ids. */
+static int docker_archive_layers(struct import *im, const char *name, struct error *err)
+{
+	_cleanup_free_ char *json = NULL, *config_name = NULL, *config = NULL;
+	_cleanup_close_ int dfd = open(im->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct strv layers = STRV_INIT;
+	size_t len = 0, clen = 0;
+	int r = read_file_at(dfd, "manifest.json", MANIFEST_MAX_BYTES, &json, &len, err);
+
+	if (r == 0)
+		r = docker_archive_select(json, len, name, &config_name, &layers, err);
+	if (r == 0)
+		r = read_file_at(dfd, config_name, CONFIG_MAX_BYTES, &config, &clen, err);
+	if (r == 0)
+		r = parse_config(im, config, clen, err);
+	if (r == 0 && im->config.diff_ids.n != layers.n)
+		r = error_set(err, 0, "the image config lists %zu layers, the archive %zu", im->config.diff_ids.n, layers.n);
+	for (size_t i = 0; r == 0 && i < layers.n; i++) {
+		_cleanup_close_ int fd = openat(dfd, layers.v[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		char hex[65];
+
+		r = fd < 0 ? error_set(err, errno, "missing layer '%s'", layers.v[i]) : sha256_fd(fd, hex, err);
+		if (r == 0 && strcmp(im->config.diff_ids.v[i] + (strncmp(im->config.diff_ids.v[i], "sha256:", 7) ? 0 : 7), hex))
+			r = error_set(err, 0, "Checksum mismatch: layer '%s' is not %s", layers.v[i], im->config.diff_ids.v[i]);
+		if (r == 0)
+			strv_pushf(&im->layer_paths, "%s/%s", im->tmpdir, layers.v[i]);
+	}
+	strv_free(&layers);
+	return r;
+}
+
+static int run_import_archive(struct import *im, const char *output, struct error *err)
+{
+	bool oci = !strncmp(im->o->uri, "oci-archive://", 14);
+	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *file = split_archive(im->o->uri + (oci ? 14 : 17), &name);
+
+	if (file == NULL)
+		return error_set(err, ENOENT, "no such archive: %s", im->o->uri);
+	if (unpack_archive(im, file, err) < 0)
+		return -1;
+	if (!oci)
+		return docker_archive_layers(im, name, err) < 0 ? -1 : write_squashfs(im, output, err);
+	im->oci.dir = xstrdup(im->tmpdir);
+	im->oci.name = TAKE_PTR(name);
+	return run_import_oci(im, output, err);
+}
+
 /* oci://DIR[:NAME] -> "DIR[+NAME].sqsh", in the spirit of enroot's names. */
 static char *oci_default_name(const struct oci_ref *r)
 {
@@ -290,11 +378,24 @@ static char *oci_default_name(const struct oci_ref *r)
 	return r->name ? xasprintf("%s+%s.sqsh", base, r->name) : xasprintf("%s.sqsh", base);
 }
 
+/* oci-archive://x/foo.tar -> foo.sqsh */
+static char *archive_default_name(const char *uri)
+{
+	const char *path = strstr(uri, "://") + 3;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t len = strcspn(base, ":");
+
+	if (len > 4 && !strncmp(base + len - 4, ".tar", 4))
+		len -= 4;
+	return xasprintf("%.*s.sqsh", (int)len, base);
+}
+
 static char *output_path(const struct import *im, struct error *err)
 {
 	_cleanup_free_ char *name = im->o->output	? xstrdup(im->o->output)
 				     : im->oci.dir ? oci_default_name(&im->oci)
-						   : image_ref_default_name(&im->ref, true);
+				     : im->ref.image ? image_ref_default_name(&im->ref, true)
+						     : archive_default_name(im->o->uri);
 	char *abs = path_absolute(name);
 
 	if (abs == NULL) {
@@ -316,18 +417,24 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	int r;
 
 	bool oci = !strncmp(o->uri, "oci://", 6);
+	bool archive = !strncmp(o->uri, "oci-archive://", 14) || !strncmp(o->uri, "docker-archive://", 17);
 
 	im.cache.dirfd = im.cache.blobsfd = im.cache.tmpfd = im.cache.locksfd = -1;
-	r = oci ? oci_ref_parse(o->uri, &im.oci, err) : image_ref_parse(o->uri, &im.ref, err);
+	if (archive)
+		r = 0;
+	else
+		r = oci ? oci_ref_parse(o->uri, &im.oci, err) : image_ref_parse(o->uri, &im.ref, err);
 	if (r < 0 || resolve_arch(o->arch, &im.arch, &im.variant, err) < 0) {
 		oci_ref_done(&im.oci);
 		image_ref_done(&im.ref);
 		return -1;
 	}
-	im.provenance = oci ? xstrdup(o->uri) : image_ref_canonical(&im.ref);
+	im.provenance = oci || archive ? xstrdup(o->uri) : image_ref_canonical(&im.ref);
 	output = output_path(&im, err);
 	if (output == NULL)
 		r = -1;
+	else if (archive)
+		r = run_import_archive(&im, output, err);
 	else
 		r = oci ? run_import_oci(&im, output, err) : run_import(&im, output, err);
 	if (r == 0)
@@ -342,6 +449,12 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	oci_ref_done(&im.oci);
 	strv_free(&im.layer_paths);
 	free(im.provenance);
+	if (im.tmpdir) {
+		struct error ignored = ERROR_INIT;
+
+		rm_rf_at(AT_FDCWD, im.tmpdir, &ignored);
+		free(im.tmpdir);
+	}
 	return r;
 }
 

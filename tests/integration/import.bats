@@ -237,3 +237,29 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	run --separate-stderr capsa import -o "$T/none.sqsh" "oci://$T/no-such-dir"
 	assert_error "no OCI image layout"
 }
+
+@test "import oci-archive:// and docker-archive:// (docker save) files" {
+	tar -C "$REG_DIR/layouts/multilayer" -cf "$T/ml-oci.tar" .
+	skopeo --insecure-policy copy -q "oci:$REG_DIR/layouts/multilayer:latest" "docker-archive:$T/ml-docker.tar:ml:v1"
+	capsa_chown "$T/ml-oci.tar" "$T/ml-docker.tar"
+	run --separate-stderr capsa import -o "$T/a.sqsh" "oci-archive://$T/ml-oci.tar"
+	assert_success
+	diff <(expected multilayer) <(dump_image "$T/a.sqsh" | grep -v $'^/fx/work dir\t')
+	run --separate-stderr capsa import -o "$T/b.sqsh" "docker-archive://$T/ml-docker.tar:ml:v1"
+	assert_success
+	diff <(expected multilayer) <(dump_image "$T/b.sqsh" | grep -v $'^/fx/work dir\t')
+	# Default name from the file; no temporary tree is left behind.
+	run --separate-stderr capsa import "docker-archive://$T/ml-docker.tar"
+	assert_success
+	assert_exists "$WORK/ml-docker.sqsh"
+	[ -z "$(find "$T/tmp" -maxdepth 1 -name 'capsa-archive.*')" ]
+	run --separate-stderr capsa import -o "$T/c.sqsh" "docker-archive://$T/ml-docker.tar:other:tag"
+	assert_error "no image tagged"
+	# An entry that would land outside is refused.
+	mkdir -p "$T/evil" && printf '{}' >"$T/evil/index.json"
+	tar -C "$T/evil" -cf "$T/evil.tar" index.json --transform 's,^,../,'
+	capsa_chown "$T/evil.tar"
+	run --separate-stderr capsa import -o "$T/d.sqsh" "oci-archive://$T/evil.tar"
+	assert_error "unexpected entry"
+	assert_not_exists "$T/d.sqsh"
+}

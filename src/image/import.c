@@ -250,10 +250,35 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	return r;
 }
 
+/* CAPSA_REGISTRY_MIRROR: "HOST[:PORT]" (a mirror of Docker Hub) or a comma
+ * list of "REGISTRY=HOST[:PORT]" pairs. Only the endpoint changes: names,
+ * provenance and digests stay those of the original reference. */
+static void apply_mirror(struct import *im)
+{
+	const char *setting = config_get(im->cfg, "REGISTRY_MIRROR");
+	_cleanup_free_ char *copy = setting ? xstrdup(setting) : NULL;
+	char *save = NULL;
+
+	for (char *item = copy ? strtok_r(copy, ", ", &save) : NULL; item; item = strtok_r(NULL, ", ", &save)) {
+		char *eq = strchr(item, '=');
+		const char *from = eq ? item : "docker.io";
+
+		if (eq)
+			*eq = '\0';
+		if (strcmp(from, im->ref.registry) && !(!strcmp(from, "docker.io") && !strcmp(im->ref.registry, DOCKER_HUB)))
+			continue;
+		info(im, "Using mirror %s for %s", eq ? eq + 1 : item, im->ref.registry);
+		free(im->ref.registry);
+		im->ref.registry = xstrdup(eq ? eq + 1 : item);
+		return;
+	}
+}
+
 static int run_import(struct import *im, const char *output, struct error *err)
 {
 	_cleanup_free_ char *mdigest = NULL;
 
+	apply_mirror(im);
 	if (registry_open(&im->reg, im->cfg, &im->ref, err) < 0)
 		return -1;
 	info(im, "Fetching image manifest");

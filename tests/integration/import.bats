@@ -263,3 +263,17 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	assert_error "unexpected entry"
 	assert_not_exists "$T/d.sqsh"
 }
+
+@test "import: CAPSA_REGISTRY_MIRROR sends Docker Hub (or a named registry) to a site mirror" {
+	run --separate-stderr capsa_env CAPSA_ALLOW_HTTP=y CAPSA_REGISTRY_MIRROR="$PLAIN" import docker://busybox:latest
+	assert_success
+	assert_exists "$WORK/busybox+latest.sqsh"
+	diff <(expected busybox) <(dump_image "$WORK/busybox+latest.sqsh")
+	# The image keeps its identity: provenance names Docker Hub.
+	unsquashfs -cat "$WORK/busybox+latest.sqsh" /etc/rc | head -1 |
+		grep -qx "# enroot-provenance: docker://registry-1.docker.io#library/busybox:latest"
+	run --separate-stderr capsa_env CAPSA_ALLOW_HTTP=y CAPSA_REGISTRY_MIRROR="nvcr.io=$PLAIN" \
+		import -o "$T/n.sqsh" docker://nvcr.io#team/sub/busybox:1.35
+	assert_success
+	diff <(expected busybox) <(dump_image "$T/n.sqsh")
+}

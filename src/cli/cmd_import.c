@@ -52,6 +52,7 @@ static const char import_usage[] =
 	"   oci://DIR[:NAME]                   an OCI image layout on disk\n"
 	"   oci-archive://FILE[:NAME]          a tar of an OCI image layout\n"
 	"   docker-archive://FILE[:NAME:TAG]   a `docker save` tarball\n"
+	"   dockerd://IMAGE, podman://IMAGE    an image of the local Docker daemon or podman\n"
 	"\n"
 	" Options:\n"
 	"   -a, --arch    Architecture of the image (defaults to host architecture)\n"

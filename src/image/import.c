@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "image/sqfs_options.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
 struct import {
@@ -343,15 +345,17 @@ static int unpack_archive(struct import *im, const char *file, struct error *err
 		im->tmpdir = NULL;
 		return error_set(err, e, "failed to create a temporary directory in '%s'", config_get(im->cfg, "TEMP_PATH"));
 	}
+	if (file == NULL)
+		return 0;
 	info(im, "Unpacking %s", file);
 	return archive_unpack(file, im->tmpdir, err);
 }
 
 /* docker save: layers are plain tars checked against the config's diff_ids. */
-static int docker_archive_layers(struct import *im, const char *name, struct error *err)
+static int docker_archive_layers(struct import *im, const char *root, const char *name, struct error *err)
 {
 	_cleanup_free_ char *json = NULL, *config_name = NULL, *config = NULL;
-	_cleanup_close_ int dfd = open(im->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct strv layers = STRV_INIT;
 	size_t len = 0, clen = 0;
 	int r = read_file_at(dfd, "manifest.json", MANIFEST_MAX_BYTES, &json, &len, err);
@@ -372,10 +376,56 @@ static int docker_archive_layers(struct import *im, const char *name, struct err
 		if (r == 0 && strcmp(im->config.diff_ids.v[i] + (strncmp(im->config.diff_ids.v[i], "sha256:", 7) ? 0 : 7), hex))
 			r = error_set(err, 0, "Checksum mismatch: layer '%s' is not %s", layers.v[i], im->config.diff_ids.v[i]);
 		if (r == 0)
-			strv_pushf(&im->layer_paths, "%s/%s", im->tmpdir, layers.v[i]);
+			strv_pushf(&im->layer_paths, "%s/%s", root, layers.v[i]);
 	}
 	strv_free(&layers);
 	return r;
+}
+
+/* dockerd:// and podman://: the engine writes a `docker save` archive,
+ * which then goes the docker-archive:// way (no daemon-specific code). */
+static int engine_save(struct import *im, const char *engine, const char *image, const char *file,
+		       struct error *err)
+{
+	char *argv[] = {(char *)engine, (char *)"save", (char *)"-o", (char *)file, (char *)image, NULL};
+	extern char **environ;
+	struct proc_opts o = PROC_OPTS_INIT;
+	_cleanup_free_ char *out = NULL;
+	int status;
+
+	o.stderr_fd = 1;
+	info(im, "Fetching image from %s", engine);
+	if (proc_capture(argv, environ, &o, 4096, &out, &status, err) < 0)
+		return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return error_set(err, 0, "'%s' is not installed: it is needed to import %s", engine, im->o->uri);
+	if (status != 0) {
+		out[strcspn(out, "\n")] = '\0';
+		return error_set(err, 0, "%s save %s failed: %s", engine, image, out);
+	}
+	return 0;
+}
+
+static int run_import_engine(struct import *im, const char *output, struct error *err)
+{
+	bool podman = !strncmp(im->o->uri, "podman://", 9);
+	const char *image = im->o->uri + (podman ? 9 : 10);
+	_cleanup_free_ char *tar = NULL, *dir = NULL;
+
+	if (*image == '\0' || image[strspn(image, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._:@-")])
+		return error_set(err, 0, "invalid image reference: %s", im->o->uri);
+	if (unpack_archive(im, NULL, err) < 0)
+		return -1;
+	tar = xasprintf("%s/image.tar", im->tmpdir);
+	dir = xasprintf("%s/image", im->tmpdir);
+	if (engine_save(im, podman ? "podman" : "docker", image, tar, err) < 0)
+		return -1;
+	if (mkdir(dir, 0700) < 0 || archive_unpack(tar, dir, err) < 0)
+		return err->msg[0] ? -1 : error_errno(err, "failed to create a directory");
+	unlink(tar);
+	if (docker_archive_layers(im, dir, NULL, err) < 0)
+		return -1;
+	return write_squashfs(im, output, err);
 }
 
 static int run_import_archive(struct import *im, const char *output, struct error *err)
@@ -389,7 +439,7 @@ static int run_import_archive(struct import *im, const char *output, struct erro
 	if (unpack_archive(im, file, err) < 0)
 		return -1;
 	if (!oci)
-		return docker_archive_layers(im, name, err) < 0 ? -1 : write_squashfs(im, output, err);
+		return docker_archive_layers(im, im->tmpdir, name, err) < 0 ? -1 : write_squashfs(im, output, err);
 	im->oci.dir = xstrdup(im->tmpdir);
 	im->oci.name = TAKE_PTR(name);
 	return run_import_oci(im, output, err);
@@ -403,10 +453,20 @@ static char *oci_default_name(const struct oci_ref *r)
 	return r->name ? xasprintf("%s+%s.sqsh", base, r->name) : xasprintf("%s.sqsh", base);
 }
 
-/* oci-archive://x/foo.tar -> foo.sqsh */
+/* oci-archive://x/foo.tar -> foo.sqsh; podman://a/b:c -> a+b+c.sqsh (enroot) */
 static char *archive_default_name(const char *uri)
 {
 	const char *path = strstr(uri, "://") + 3;
+
+	if (!strncmp(uri, "dockerd://", 10) || !strncmp(uri, "podman://", 9)) {
+		char *name = xasprintf("%s.sqsh", path);
+
+		for (char *p = name; *p; p++) {
+			if (*p == ':' || *p == '/')
+				*p = '+';
+		}
+		return name;
+	}
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	size_t len = strcspn(base, ":");
 
@@ -443,9 +503,10 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 
 	bool oci = !strncmp(o->uri, "oci://", 6);
 	bool archive = !strncmp(o->uri, "oci-archive://", 14) || !strncmp(o->uri, "docker-archive://", 17);
+	bool engine = !strncmp(o->uri, "dockerd://", 10) || !strncmp(o->uri, "podman://", 9);
 
 	im.cache.dirfd = im.cache.blobsfd = im.cache.tmpfd = im.cache.locksfd = -1;
-	if (archive)
+	if (archive || engine)
 		r = 0;
 	else
 		r = oci ? oci_ref_parse(o->uri, &im.oci, err) : image_ref_parse(o->uri, &im.ref, err);
@@ -454,12 +515,14 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 		image_ref_done(&im.ref);
 		return -1;
 	}
-	im.provenance = oci || archive ? xstrdup(o->uri) : image_ref_canonical(&im.ref);
+	im.provenance = oci || archive || engine ? xstrdup(o->uri) : image_ref_canonical(&im.ref);
 	output = output_path(&im, err);
 	if (output == NULL)
 		r = -1;
 	else if (archive)
 		r = run_import_archive(&im, output, err);
+	else if (engine)
+		r = run_import_engine(&im, output, err);
 	else
 		r = oci ? run_import_oci(&im, output, err) : run_import(&im, output, err);
 	if (r == 0)

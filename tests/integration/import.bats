@@ -277,3 +277,29 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	assert_success
 	diff <(expected busybox) <(dump_image "$T/n.sqsh")
 }
+
+@test "import podman://IMAGE through podman save (real podman, as root)" {
+	command -v podman >/dev/null || skip "podman is not installed"
+	require_root
+	podman pull -q --tls-verify=false "$PLAIN/busybox:latest" >/dev/null
+	run --separate-stderr capsa_as_root import -o "$T/pm.sqsh" "podman://$PLAIN/busybox:latest"
+	assert_success
+	diff <(expected busybox) <(dump_image "$T/pm.sqsh")
+	unsquashfs -cat "$T/pm.sqsh" /etc/rc | head -1 | grep -qx "# enroot-provenance: podman://$PLAIN/busybox:latest"
+	run --separate-stderr capsa_as_root import -o "$T/none.sqsh" "podman://$PLAIN/no-such-image:x"
+	assert_error "podman save"
+	assert_not_exists "$T/none.sqsh"
+}
+
+@test "import dockerd://IMAGE without a running daemon is a clear error" {
+	run --separate-stderr capsa import -o "$T/dk.sqsh" "dockerd://busybox:latest"
+	assert_error
+	[[ $stderr == *"docker' is not installed"* || $stderr == *"docker save busybox:latest failed"* ]] || {
+		echo "unclear error: $stderr" >&2
+		false
+	}
+	assert_not_exists "$T/dk.sqsh"
+	[ -z "$(find "$T/tmp" -maxdepth 1 -name 'capsa-archive.*')" ]
+	run --separate-stderr capsa import "dockerd://bad name"
+	assert_error "invalid image reference"
+}

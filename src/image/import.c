@@ -212,6 +212,27 @@ static int fetch_layers(struct import *im, struct error *err)
 	return 0;
 }
 
+/* Two imports to one path: the first to finish wins, the other fails
+ * cleanly instead of replacing it (enroot has no lock here). */
+static int publish(const char *tmp, const char *output, struct error *err)
+{
+	int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, output, RENAME_NOREPLACE);
+
+	/* NFS lacks RENAME_NOREPLACE; link(2) fails on EEXIST atomically there. */
+	if (r < 0 && errno == EINVAL && link(tmp, output) == 0)
+		r = 0;
+	if (r < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		if (e == EEXIST)
+			return error_set(err, 0, "file already exists: %s (another import finished first)", output);
+		return error_set(err, e, "failed to publish '%s'", output);
+	}
+	unlink(tmp);
+	return 0;
+}
+
 static int write_squashfs(struct import *im, const char *output, struct error *err)
 {
 	char *files[4] = {image_config_rc(&im->config, im->provenance), image_config_rc_local(),
@@ -242,8 +263,12 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
 				  .extra = extra, .n_extra = 4, .extra_dirs = dirs, .n_extra_dirs = 1};
 	if (r == 0) {
+		_cleanup_free_ char *tmp = xasprintf("%s.capsa-%d", output, (int)getpid());
+
 		info(im, "Creating squashfs filesystem...");
-		r = layers_to_squashfs(src, n, output, &lo, err);
+		r = layers_to_squashfs(src, n, tmp, &lo, err);
+		if (r == 0)
+			r = publish(tmp, output, err);
 	}
 	for (size_t i = 0; i < 4; i++)
 		free(files[i]);

@@ -303,3 +303,20 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	run --separate-stderr capsa import "dockerd://bad name"
 	assert_error "invalid image reference"
 }
+
+@test "import: two imports to one output: one wins, the other fails cleanly, no partial file" {
+	capsa_bg "$T/a.out" CAPSA_ALLOW_HTTP=y import -o "$T/same.sqsh" "docker://$PLAIN#multilayer:latest"
+	local a=$BG_PID
+	capsa_bg "$T/b.out" CAPSA_ALLOW_HTTP=y import -o "$T/same.sqsh" "docker://$PLAIN#multilayer:latest"
+	local b=$BG_PID ra=0 rb=0
+	wait_bg "$a" || ra=$?
+	wait_bg "$b" || rb=$?
+	# Exactly one succeeds; the other says why.
+	[ $((ra == 0)) -ne $((rb == 0)) ] || { cat "$T/a.out" "$T/b.out" >&2; false; }
+	grep -qh "already exists" "$T/a.out" "$T/b.out"
+	diff <(expected multilayer) <(dump_image "$T/same.sqsh" | grep -v $'^/fx/work dir\t')
+	[ -z "$(find "$T" -maxdepth 1 -name 'same.sqsh.*')" ]
+	# Both used one cache: every blob is there once and verifies.
+	run --separate-stderr capsa cache verify
+	assert_success
+}

@@ -24,6 +24,8 @@
 #include "util/proc.h"
 #include "util/xalloc.h"
 
+#define MAX_FETCHERS 64
+
 struct import {
 	const struct config *cfg;
 	const struct import_opts *o;
@@ -37,6 +39,10 @@ struct import {
 	struct strv layer_paths; /* local sources: verified layer files */
 	char *provenance;
 	char *tmpdir; /* archive sources are unpacked here */
+	pid_t fetchers[MAX_FETCHERS];
+	size_t n_fetchers;
+	int fetch_errfd;
+	bool fetch_failed;
 };
 
 static void info(const struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -97,14 +103,15 @@ static int ensure_blob(struct import *im, const struct descriptor *d, struct err
 	return blobcache_commit(&w, err);
 }
 
+/* Our cache entry, or enroot's when only that one exists (it may be
+ * about to appear: a download worker publishes under our name). */
 static char *blob_path(const struct import *im, const char *digest, bool *enroot_format)
 {
 	_cleanup_free_ char *ours = xasprintf("%s/blobs/sha256/%s", im->cache.path, digest + 7);
+	_cleanup_free_ char *theirs = xasprintf("%s/%s", im->cache.path, digest + 7);
 
-	*enroot_format = access(ours, F_OK) < 0;
-	if (*enroot_format)
-		return xasprintf("%s/%s", im->cache.path, digest + 7);
-	return TAKE_PTR(ours);
+	*enroot_format = access(ours, F_OK) < 0 && access(theirs, F_OK) == 0;
+	return *enroot_format ? TAKE_PTR(theirs) : TAKE_PTR(ours);
 }
 
 static int parse_config(struct import *im, const char *json, size_t len, struct error *err)
@@ -128,61 +135,109 @@ static int load_config(struct import *im, struct error *err)
 	return parse_config(im, json, len, err);
 }
 
-/* Worker w of n fetches layers w, w+n, ... over its own connection; the
- * cache's per-digest locks make concurrent fetches of one blob safe. */
+/* Worker w of n fetches layers top-down (n_layers-1-w, then n steps lower)
+ * over its own connection, in the order the merge reads them; the cache's
+ * per-digest locks make concurrent fetches of one blob safe. */
 static void __attribute__((noreturn)) fetch_worker(struct import *im, size_t w, size_t n, int errfd)
 {
 	struct registry *reg = NULL;
 	struct error err = ERROR_INIT;
+	size_t total = im->manifest.n_layers;
 	int r = registry_open(&reg, im->cfg, &im->ref, &err);
 
 	if (r == 0)
 		im->reg = reg;
-	for (size_t i = w; r == 0 && i < im->manifest.n_layers; i += n) {
-		r = ensure_blob(im, &im->manifest.layers[i].d, &err);
+	for (size_t k = w; r == 0 && k < total; k += n) {
+		const struct descriptor *d = &im->manifest.layers[total - 1 - k].d;
+
+		r = ensure_blob(im, d, &err);
 		if (r < 0)
-			error_prefix(&err, "layer %s", im->manifest.layers[i].d.digest);
+			error_prefix(&err, "layer %s", d->digest);
 	}
 	if (r < 0 && write(errfd, err.msg, strlen(err.msg)) < 0)
 		r = -1;
 	_exit(r < 0 ? 1 : 0);
 }
 
-static int fetch_parallel(struct import *im, size_t n, struct error *err)
+static int fetchers_start(struct import *im, size_t n, struct error *err)
 {
 	int pfd[2];
-	pid_t pids[64];
-	size_t started = 0;
-	int failed = 0;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return error_errno(err, "failed to create a pipe");
-	for (; started < n; started++) {
-		pids[started] = fork();
-		if (pids[started] < 0)
-			break;
-		if (pids[started] == 0) {
-			close(pfd[0]);
-			fetch_worker(im, started, n, pfd[1]);
+	im->fetch_errfd = pfd[0];
+	for (im->n_fetchers = 0; im->n_fetchers < n; im->n_fetchers++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			close(pfd[1]);
+			return error_errno(err, "failed to start a download worker");
 		}
+		if (pid == 0) {
+			close(pfd[0]);
+			fetch_worker(im, im->n_fetchers, n, pfd[1]);
+		}
+		im->fetchers[im->n_fetchers] = pid;
 	}
 	close(pfd[1]);
-	for (size_t i = 0; i < started; i++) {
+	return 0;
+}
+
+/* Reap finished workers; the first failure's message becomes err. */
+static int fetchers_reap(struct import *im, bool block, struct error *err)
+{
+	for (size_t i = 0; i < im->n_fetchers; i++) {
 		int status;
+		pid_t p;
 
-		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-			;
-		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-	}
-	if (failed || started < n) {
-		ssize_t len = read(pfd[0], err->msg, sizeof(err->msg) - 1);
+		if (im->fetchers[i] <= 0)
+			continue;
+		do
+			p = waitpid(im->fetchers[i], &status, block ? 0 : WNOHANG);
+		while (p < 0 && errno == EINTR);
+		if (p == 0)
+			continue;
+		im->fetchers[i] = 0;
+		if (p > 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0) && !im->fetch_failed) {
+			ssize_t len = read(im->fetch_errfd, err->msg, sizeof(err->msg) - 1);
 
-		err->msg[len > 0 ? len : 0] = '\0';
-		if (len <= 0)
-			error_set(err, 0, "a download worker failed");
+			err->msg[len > 0 ? len : 0] = '\0';
+			if (len <= 0)
+				error_set(err, 0, "a download worker failed");
+			im->fetch_failed = true;
+		}
 	}
-	close(pfd[0]);
-	return failed || started < n ? -1 : 0;
+	return im->fetch_failed ? -1 : 0;
+}
+
+static bool fetchers_running(const struct import *im)
+{
+	for (size_t i = 0; i < im->n_fetchers; i++) {
+		if (im->fetchers[i] > 0)
+			return true;
+	}
+	return false;
+}
+
+/* layers_to_squashfs asks for each layer before reading it. */
+static int wait_layer(size_t index, void *arg, struct error *err)
+{
+	struct import *im = arg;
+	const char *digest = im->manifest.layers[index].d.digest;
+
+	for (;;) {
+		bool enroot_format, running = fetchers_running(im);
+		_cleanup_free_ char *path = blob_path(im, digest, &enroot_format);
+
+		/* blob_path falls back to enroot's name while ours is missing. */
+		if (access(path, F_OK) == 0)
+			return 0;
+		if (fetchers_reap(im, false, err) < 0)
+			return -1;
+		if (!running)
+			return error_set(err, 0, "layer %s was not downloaded", digest);
+		usleep(2000);
+	}
 }
 
 static int fetch_layers(struct import *im, struct error *err)
@@ -202,9 +257,10 @@ static int fetch_layers(struct import *im, struct error *err)
 	info(im, "Downloading %zu missing layers...", missing);
 	workers = (size_t)config_long(im->cfg, "MAX_CONNECTIONS", 10);
 	workers = workers < missing ? workers : missing;
-	workers = workers > 64 ? 64 : workers;
+	workers = workers > MAX_FETCHERS ? MAX_FETCHERS : workers;
+	/* With several workers the merge starts as soon as the top layer is in. */
 	if (workers > 1)
-		return fetch_parallel(im, workers, err);
+		return fetchers_start(im, workers, err);
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		if (ensure_blob(im, &im->manifest.layers[i].d, err) < 0)
 			return error_prefix(err, "layer %s", im->manifest.layers[i].d.digest);
@@ -262,6 +318,10 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
 	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
 				  .extra = extra, .n_extra = 4, .extra_dirs = dirs, .n_extra_dirs = 1};
+	if (im->n_fetchers > 0) {
+		lo.layer_ready = wait_layer;
+		lo.ready_arg = im;
+	}
 	if (r == 0) {
 		_cleanup_free_ char *tmp = xasprintf("%s.capsa-%d", output, (int)getpid());
 
@@ -304,6 +364,7 @@ static void apply_mirror(struct import *im)
 static int run_import(struct import *im, const char *output, struct error *err)
 {
 	_cleanup_free_ char *mdigest = NULL;
+	int r;
 
 	apply_mirror(im);
 	if (registry_open(&im->reg, im->cfg, &im->ref, err) < 0)
@@ -315,7 +376,19 @@ static int run_import(struct import *im, const char *output, struct error *err)
 		return -1;
 	if (load_config(im, err) < 0 || fetch_layers(im, err) < 0)
 		return -1;
-	return write_squashfs(im, output, err);
+	r = write_squashfs(im, output, err);
+	if (im->n_fetchers > 0) {
+		struct error ferr = ERROR_INIT;
+
+		/* Workers are waited for even after a failed merge: what they
+		 * publish is verified, and killing them would leave temporaries. */
+		if (fetchers_reap(im, true, &ferr) < 0 && r == 0) {
+			*err = ferr;
+			r = -1;
+		}
+		close(im->fetch_errfd);
+	}
+	return r;
 }
 
 static int run_import_oci(struct import *im, const char *output, struct error *err)

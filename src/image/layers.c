@@ -921,6 +921,8 @@ static int for_each_entry(struct ctx *c, size_t i, int (*fn)(struct ctx *c, void
 
 	c->layer = (uint32_t)i + 1;
 	c->ord = 0;
+	if (c->o->layer_ready && c->o->layer_ready(i, c->o->ready_arg, c->err) < 0)
+		return -1;
 	r = open_layer(c, &c->layers[i], &fd);
 	while (r == 0) {
 		r = archive_read_next_header2(c->a, c->e);

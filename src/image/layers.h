@@ -41,6 +41,10 @@ struct layers_opts {
 	 * links...). msg is one line without a newline. */
 	void (*warn)(const char *msg, void *arg);
 	void *warn_arg;
+	/* Optional: called before layers[index] is opened, so a caller can merge
+	 * while lower layers are still downloading. <0 (err set) aborts. */
+	int (*layer_ready)(size_t index, void *arg, struct error *err);
+	void *ready_arg;
 };
 
 /* Merge layers[0] (bottom) .. layers[n-1] (top) with OCI whiteout semantics

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,23 +12,12 @@
 #include <unistd.h>
 
 #include "image/blobcache.h"
+#include "image/manifest.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
 
 #define HASH_BUF (1024 * 1024)
-
-/* Digests name files: only "sha256:" + 64 lowercase hex is accepted. */
-static bool cache_digest_ok(const char *d)
-{
-	if (strncmp(d, "sha256:", 7) || strlen(d) != 7 + 64)
-		return false;
-	for (const char *p = d + 7; *p; p++) {
-		if (!isdigit((unsigned char)*p) && (*p < 'a' || *p > 'f'))
-			return false;
-	}
-	return true;
-}
 
 int sha256_fd(int fd, char ret_hex[65], struct error *err)
 {
@@ -116,7 +104,7 @@ int blobcache_lookup(struct blobcache *bc, const char *digest, int *ret_fd, enum
 	const char *hex = digest + 7;
 	int fd;
 
-	if (!cache_digest_ok(digest))
+	if (!digest_valid(digest))
 		return error_set(err, 0, "invalid digest '%s'", digest);
 	fd = openat(bc->blobsfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	*ret_format = BLOB_VERBATIM;
@@ -159,7 +147,7 @@ int blobcache_begin(struct blobcache *bc, const char *digest, long timeout, stru
 {
 	struct stat st;
 
-	if (!cache_digest_ok(digest))
+	if (!digest_valid(digest))
 		return error_set(err, 0, "invalid digest '%s'", digest);
 	memset(w, 0, sizeof(*w));
 	w->bc = bc;

@@ -71,12 +71,17 @@ teardown() { capsa_teardown; }
 	create_busybox gone
 	local -a _cmd _pre _rest
 	_capsa_cmd user -- remove keep
-	printf 'n\n' | (cd "$WORK" && timeout 30 script -qec "$(printf '%q ' "${_cmd[@]}")" /dev/null) >"$T/keep.out" 2>&1 || true
+	# timeout(1) moves its child to a background process group, where a
+	# read from the terminal stops on SIGTTIN unless the shell that script(1)
+	# starts happens to exec it; --foreground keeps capsa on the terminal.
+	_cmd=(timeout --foreground "${_cmd[@]:1}")
+	printf 'n\n' | (cd "$WORK" && SHELL=/bin/sh timeout 30 script -qec "$(printf '%q ' "${_cmd[@]}")" /dev/null) >"$T/keep.out" 2>&1 || true
 	cat "$T/keep.out"
 	grep -q 'Do you really want to delete' "$T/keep.out"
 	[ -d "$DATA/keep" ]
 	_capsa_cmd user -- remove gone
-	printf 'y\n' | (cd "$WORK" && timeout 30 script -qec "$(printf '%q ' "${_cmd[@]}")" /dev/null) >"$T/gone.out" 2>&1
+	_cmd=(timeout --foreground "${_cmd[@]:1}")
+	printf 'y\n' | (cd "$WORK" && SHELL=/bin/sh timeout 30 script -qec "$(printf '%q ' "${_cmd[@]}")" /dev/null) >"$T/gone.out" 2>&1
 	cat "$T/gone.out"
 	assert_not_exists "$DATA/gone"
 }

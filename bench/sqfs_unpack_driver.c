@@ -21,7 +21,7 @@ static int do_unpack(const char *image, const char *dir, struct error *err)
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return error_set(err, errno, "failed to open '%s'", dir);
-	return sqfs_unpack(image, fd, err);
+	return sqfs_unpack(image, NULL, fd, err);
 }
 
 static int do_pack(const char *dir, const char *image, struct error *err)
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 	else if (argc == 4 && strcmp(argv[1], "pack") == 0)
 		r = do_pack(argv[2], argv[3], &err);
 	else if (argc == 3 && strcmp(argv[1], "probe") == 0)
-		r = sqfs_image_probe(argv[2], &err);
+		r = sqfs_image_probe(argv[2], 0, &err);
 	else
 		error_set(&err, 0, "usage: %s unpack IMAGE DIR | pack DIR IMAGE | probe IMAGE", argv[0]);
 	if (r < 0) {

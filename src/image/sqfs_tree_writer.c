@@ -26,7 +26,7 @@
 #include <sqfs/xattr_writer.h>
 
 #include "image/sqfs_tree_writer.h"
-#include "image/sqfs_unpack.h"
+#include "image/sqfs_image.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -194,7 +194,7 @@ int sqfs_tree_writer_new(struct sqfs_tree_writer **ret, const char *out_path, co
 		return -1;
 	}
 	/* w->file owns the fd from here on. */
-	w->file = sqfs_image_file_new(w->fd, true, 0);
+	w->file = sqfs_image_file_new(w->fd, true, 0, 0);
 	if (writer_setup(w, mkfs_time, err) < 0) {
 		sqfs_tree_writer_free(w);
 		return -1;

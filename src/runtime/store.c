@@ -43,7 +43,7 @@ int store_resolve_rootfs(const struct config *cfg, const char *arg, char **ret_r
 
 	if (path_is_reg(arg)) {
 		/* squashfuse reads compressors our library lacks (enroot's lzo). */
-		if (sqfs_image_probe(arg, &probe) < 0 && probe.code != ENOTSUP) {
+		if (sqfs_image_probe(arg, 0, &probe) < 0 && probe.code != ENOTSUP) {
 			*err = probe;
 			return -1;
 		}
@@ -101,8 +101,8 @@ static int unpack(const struct config *cfg, const char *image, int data, const c
 
 	if (dst < 0)
 		return error_errno(err, "failed to open the new container");
-	if (sqfs_image_probe(image, &probe) == 0)
-		return sqfs_unpack(image, dst, err);
+	if (sqfs_image_probe(image, 0, &probe) == 0)
+		return sqfs_unpack(image, NULL, dst, err);
 	if (probe.code != ENOTSUP) {
 		*err = probe;
 		return -1;

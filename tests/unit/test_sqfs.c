@@ -115,7 +115,7 @@ static int unpack(const char *image, const char *dst, struct error *err)
 
 	mkdir_or_fail(dst, 0755);
 	fd = open_dir(dst);
-	return sqfs_unpack(image, fd, err);
+	return sqfs_unpack(image, NULL, fd, err);
 }
 
 static bool xattrs_supported(const char *dir)
@@ -436,7 +436,7 @@ TEST(pack_listing_is_all_root)
 
 	ASSERT_OK(pack(src, img, NULL, &err), &err);
 	ASSERT_TRUE(check_listing(img, src) > 20);
-	ASSERT_OK(sqfs_image_probe(img, &err), &err);
+	ASSERT_OK(sqfs_image_probe(img, 0, &err), &err);
 	ASSERT_EQ(run("unsquashfs -s '%s' | grep -q 'Compression zstd'", img), 0);
 	rm_rf(work);
 }
@@ -568,7 +568,7 @@ static void unpack_mksquashfs(const char *comp, bool must_work)
 	if (r < 0 && !must_work) {
 		/* libsquashfs lacks the compressor: a clean error, probe agrees. */
 		ASSERT_TRUE(strstr(err.msg, "unsupported compressor") != NULL);
-		ASSERT_FAILS(sqfs_image_probe(img, &err));
+		ASSERT_FAILS(sqfs_image_probe(img, 0, &err));
 		printf("# %s: %s\n", comp, err.msg);
 		rm_rf(work);
 		return;
@@ -619,7 +619,7 @@ static void expect_probe_error(const char *path, const char *what)
 {
 	struct error err = ERROR_INIT;
 
-	ASSERT_FAILS(sqfs_image_probe(path, &err));
+	ASSERT_FAILS(sqfs_image_probe(path, 0, &err));
 	if (strstr(err.msg, what) == NULL)
 		TAP_FAIL("probe '%s': '%s' does not mention '%s'", path, err.msg, what);
 }
@@ -635,7 +635,7 @@ TEST(probe)
 	struct error err = ERROR_INIT;
 	struct stat st;
 
-	ASSERT_OK(sqfs_image_probe(img, &err), &err);
+	ASSERT_OK(sqfs_image_probe(img, 0, &err), &err);
 	ASSERT_EQ(stat(img, &st), 0);
 	ASSERT_EQ(run("head -c %jd '%s' > '%s'", (intmax_t)st.st_size / 2, img, half), 0);
 	expect_probe_error(half, "is truncated");
@@ -883,7 +883,7 @@ TEST(pack_failure_leaves_no_temp_file)
 	chmod(join(src, "secret"), 0644);
 	ASSERT_OK(pack(src, img, NULL, &err), &err);
 	ASSERT_EQ(count_entries(out), 1);
-	ASSERT_OK(sqfs_image_probe(img, &err), &err);
+	ASSERT_OK(sqfs_image_probe(img, 0, &err), &err);
 	rm_rf(work);
 }
 
@@ -937,7 +937,7 @@ TEST(unpack_refuses_existing_entries)
 	mkdir_or_fail(outside, 0755);
 	ASSERT_EQ(symlink(outside, join(dst, "d")), 0);
 	fd = open_dir(dst);
-	ASSERT_FAILS(sqfs_unpack(img, fd, &err));
+	ASSERT_FAILS(sqfs_unpack(img, NULL, fd, &err));
 	ASSERT_TRUE(strstr(err.msg, "'d'") != NULL);
 	ASSERT_EQ(count_entries(outside), 0);
 	ASSERT_TRUE(lstat(join(outside, "f"), &st) < 0);

@@ -57,9 +57,15 @@ $(O)/%.o: %.c
 
 $(O)/gen/builtin_conf.h: conf/embed.sh $(wildcard conf/mounts.d/*.fstab conf/environ.d/*.env)
 	@mkdir -p $(dir $@)
-	conf/embed.sh > $@
+	{ conf/embed.sh builtin_mounts conf/mounts.d/*.fstab && \
+	  conf/embed.sh builtin_environ conf/environ.d/*.env; } > $@.tmp && mv $@.tmp $@
+
+$(O)/gen/bundle_header.h: conf/embed.sh src/image/bundle_header.sh
+	@mkdir -p $(dir $@)
+	conf/embed.sh bundle_header src/image/bundle_header.sh > $@.tmp && mv $@.tmp $@
 
 $(O)/src/runtime/defaults.o: $(O)/gen/builtin_conf.h
+$(O)/src/image/bundle.o: $(O)/gen/bundle_header.h
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libcore.a
 	@mkdir -p $(dir $@)

@@ -1,12 +1,11 @@
 #!/bin/sh
-# Emit a C header holding the shipped mounts.d and environ.d files, used when
-# no system configuration directory is installed (e.g. a build-tree capsa).
+# Emit a C string array NAME holding the concatenated FILEs:
+#   embed.sh NAME FILE...
+# Used for the shipped mounts.d and environ.d files (the fallback when no
+# system configuration directory is installed) and the bundle header.
 set -eu
-emit() {
-	printf 'static const char %s[] =\n' "$1"
-	shift
-	cat "$@" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$/\\n"/'
-	printf '\t"";\n'
-}
-emit builtin_mounts conf/mounts.d/*.fstab
-emit builtin_environ conf/environ.d/*.env
+name=$1
+shift
+printf 'static const char %s[] =\n' "$name"
+cat "$@" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$/\\n"/'
+printf '\t"";\n'

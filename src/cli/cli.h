@@ -34,6 +34,20 @@ int cli_parse(int argc, char **argv, const struct cli_option *opts, int (*handle
 /* Print usage on stdout and return code. */
 int cli_usage(const char *text, int code);
 
+/* start's options, shared with the bundle runner. */
+enum { OPT_CONF = 1, OPT_ENV, OPT_RC, OPT_ROOT, OPT_RW, OPT_MOUNT, OPT_PID, OPT_NET, OPT_IPC, OPT_UTS };
+
+struct start_opts;
+struct start_args {
+	struct start_opts *o;
+	unsigned flags; /* bit i: the i-th flag setting (-r, -w, --pid...) was given */
+};
+
+/* cli_parse handler for the OPT_* options above. */
+int start_option(int id, const char *value, void *arg);
+/* Apply -c directives, then the flags; returns only on failure (exit code). */
+int start_run(struct config *cfg, struct start_opts *o, unsigned flags);
+
 struct cli_command {
 	const char *name;
 	int (*run)(struct config *cfg, int argc, char **argv);
@@ -52,5 +66,7 @@ int cmd_cache(struct config *cfg, int argc, char **argv);
 int cmd_import(struct config *cfg, int argc, char **argv);
 int cmd_digest(struct config *cfg, int argc, char **argv);
 int cmd_load(struct config *cfg, int argc, char **argv);
+int cmd_bundle(struct config *cfg, int argc, char **argv);
+int cmd_bundle_run(struct config *cfg, int argc, char **argv);
 
 #endif

@@ -13,13 +13,6 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-enum { OPT_CONF = 1, OPT_ENV, OPT_RC, OPT_ROOT, OPT_RW, OPT_MOUNT, OPT_PID, OPT_NET, OPT_IPC, OPT_UTS };
-
-struct start_args {
-	struct start_opts *o;
-	unsigned flags; /* bit i: flag_settings[i] was given */
-};
-
 /* Flags only switch settings on, after -c directives (enroot.md §1.1). */
 static const struct {
 	int id;
@@ -29,7 +22,7 @@ static const struct {
 	{OPT_NET, "UNSHARE_NET"}, {OPT_IPC, "UNSHARE_IPC"},    {OPT_UTS, "UNSHARE_UTS"},
 };
 
-static int start_opt(int id, const char *value, void *arg)
+int start_option(int id, const char *value, void *arg)
 {
 	struct start_args *a = arg;
 
@@ -86,7 +79,7 @@ static const struct cli_option start_options[] = {
 	{0, "uts", ARG_FLAG, OPT_UTS},	    {0, NULL, ARG_FLAG, 0},
 };
 
-static int run_start(struct config *cfg, struct start_opts *o, unsigned flags)
+int start_run(struct config *cfg, struct start_opts *o, unsigned flags)
 {
 	struct error err = ERROR_INIT;
 	int r = 0;
@@ -107,7 +100,7 @@ int cmd_start(struct config *cfg, int argc, char **argv)
 {
 	struct start_opts o = {0};
 	struct start_args a = {&o, 0};
-	int i = cli_parse(argc, argv, start_options, start_opt, &a);
+	int i = cli_parse(argc, argv, start_options, start_option, &a);
 
 	if (i == -2)
 		return cli_usage(start_usage, 0);
@@ -118,7 +111,7 @@ int cmd_start(struct config *cfg, int argc, char **argv)
 	o.rootfs_arg = argv[i];
 	o.argv = argv + i + 1;
 	o.argc = argc - i - 1;
-	return run_start(cfg, &o, a.flags);
+	return start_run(cfg, &o, a.flags);
 }
 
 static const char batch_usage[] = "Usage: capsa batch [options] [--] CONFIG [COMMAND] [ARG...]\n"
@@ -141,14 +134,14 @@ int cmd_batch(struct config *cfg, int argc, char **argv)
 	o.conf_file = argv[i];
 	if (config_apply_directives(cfg, o.conf_file, &err) < 0)
 		return cli_fail(&err);
-	/* A copy: run_start applies the directives again, replacing the value. */
+	/* A copy: start_run applies the directives again, replacing the value. */
 	rootfs = config_get(cfg, "ROOTFS") ? xstrdup(config_get(cfg, "ROOTFS")) : NULL;
 	if (rootfs == NULL)
 		return log_error("missing directive ENROOT_ROOTFS in %s", o.conf_file), 1;
 	o.rootfs_arg = rootfs;
 	o.argv = argv + i + 1;
 	o.argc = argc - i - 1;
-	return run_start(cfg, &o, 0);
+	return start_run(cfg, &o, 0);
 }
 
 static const char exec_usage[] = "Usage: capsa exec [options] [--] PID COMMAND [ARG...]\n"

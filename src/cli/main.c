@@ -13,6 +13,7 @@ static const char usage[] =
 	"\n"
 	" Commands:\n"
 	"   batch  [options] [--] CONFIG [COMMAND] [ARG...]\n"
+	"   bundle [options] [--] IMAGE\n"
 	"   cache  list|verify|prune\n"
 	"   create [options] [--] IMAGE\n"
 	"   digest [options] [--] URI\n"
@@ -43,7 +44,7 @@ static int cmd_help(struct config *cfg, int argc, char **argv)
 }
 
 static const struct cli_command commands[] = {
-	{"batch", cmd_batch, true},   {"cache", cmd_cache, true},   {"create", cmd_create, true}, {"exec", cmd_exec, false},
+	{"batch", cmd_batch, true},   {"bundle", cmd_bundle, true}, {"__bundle-run", cmd_bundle_run, false},   {"cache", cmd_cache, true},   {"create", cmd_create, true}, {"exec", cmd_exec, false},
 	{"export", cmd_export, true}, {"import", cmd_import, true},   {"digest", cmd_digest, true}, {"load", cmd_load, true}, {"info", cmd_info, true},	    {"list", cmd_list, true},
 	{"remove", cmd_remove, true}, {"start", cmd_start, true},   {"version", cmd_version, false},
 	{"help", cmd_help, false},    {"--help", cmd_help, false},  {"-h", cmd_help, false},

@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <sqfs/compressor.h>
+#include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
+#include <sqfs/id_table.h>
+#include <sqfs/inode.h>
 #include <sqfs/io.h>
 #include <sqfs/super.h>
 
@@ -255,4 +258,43 @@ int sqfs_image_probe(const char *path, uint64_t offset, struct error *err)
 		return r;
 	sqfs_image_close(&img);
 	return 0;
+}
+
+static uint64_t tree_data_size(const sqfs_tree_node_t *n)
+{
+	uint64_t total = 0, size;
+
+	for (; n != NULL; n = n->next) {
+		if (n->children)
+			total += tree_data_size(n->children);
+		else if (sqfs_inode_get_file_size(n->inode, &size) == 0)
+			total += size;
+	}
+	return total;
+}
+
+int sqfs_image_data_size(const char *path, uint64_t offset, uint64_t *ret_bytes, struct error *err)
+{
+	struct sqfs_image img;
+	sqfs_dir_reader_t *dr = NULL;
+	sqfs_id_table_t *ids = NULL;
+	sqfs_tree_node_t *root = NULL;
+	int r;
+
+	if (sqfs_image_open(path, offset, &img, err) < 0)
+		return -1;
+	dr = sqfs_dir_reader_create(&img.super, img.cmp, img.file, 0);
+	ids = sqfs_id_table_create(0);
+	r = dr && ids ? sqfs_id_table_read(ids, img.file, &img.super, img.cmp) : SQFS_ERROR_ALLOC;
+	if (r == 0)
+		r = sqfs_dir_reader_get_full_hierarchy(dr, ids, NULL, 0, &root);
+	if (r == 0)
+		*ret_bytes = tree_data_size(root);
+	else
+		error_set(err, 0, "failed to read the directory tree of '%s': %s", path, sqfs_image_strerror(r));
+	sqfs_dir_tree_destroy(root);
+	sqfs_destroy(ids);
+	sqfs_destroy(dr);
+	sqfs_image_close(&img);
+	return r == 0 ? 0 : -1;
 }

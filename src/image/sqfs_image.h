@@ -30,6 +30,10 @@ void sqfs_image_close(struct sqfs_image *img);
 /* sqfs_image_open() and close: reads the superblock and compressor options. */
 int sqfs_image_probe(const char *path, uint64_t offset, struct error *err);
 
+/* The total size of the regular files in the image (hard links counted
+ * once per name), from the inode tables only. */
+int sqfs_image_data_size(const char *path, uint64_t offset, uint64_t *ret_bytes, struct error *err);
+
 /* A sqfs_file_t over fd, which it owns (closed by sqfs_destroy()), for the
  * size bytes from offset. Reads past size fail with SQFS_ERROR_OUT_OF_BOUNDS,
  * so an offset taken from a corrupt image can never read unrelated data. */

@@ -30,13 +30,17 @@ static void fuse_child_setup(void *unused)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-static int check_fuse(struct error *err)
+int image_mount_check(struct error *err)
 {
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 
 	if (fd >= 0) {
 		close(fd);
-		return 0;
+		if (access("/usr/local/bin/squashfuse", X_OK) == 0 || access("/usr/bin/squashfuse", X_OK) == 0 ||
+		    access("/bin/squashfuse", X_OK) == 0)
+			return 0;
+		return error_set(err, ENOENT, "squashfuse is not installed: it is needed to start an image directly "
+					      "(or use 'capsa create' and start the container by name)");
 	}
 	return error_set(err, errno,
 			 "cannot use /dev/fuse to start an image directly (ask an administrator to make it "
@@ -71,9 +75,10 @@ static int wait_for_mount(pid_t pid, const char *lower, dev_t before, struct err
 	return error_set(err, ETIMEDOUT, "squashfuse did not mount the image");
 }
 
-static int mount_squashfuse(const char *image, const char *lower, struct error *err)
+static int mount_squashfuse(const char *image, uint64_t offset, const char *lower, struct error *err)
 {
-	_cleanup_free_ char *opts = xasprintf("uid=%u,gid=%u", (unsigned)geteuid(), (unsigned)getegid());
+	_cleanup_free_ char *opts =
+		xasprintf("uid=%u,gid=%u,offset=%ju", (unsigned)geteuid(), (unsigned)getegid(), (uintmax_t)offset);
 	char *argv[] = {(char *)"squashfuse", (char *)"-f", (char *)"-o", opts, (char *)image, (char *)lower, NULL};
 	char *envp[] = {(char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	struct proc_opts o = PROC_OPTS_INIT;
@@ -88,7 +93,7 @@ static int mount_squashfuse(const char *image, const char *lower, struct error *
 	return wait_for_mount(pid, lower, st.st_dev, err);
 }
 
-int image_mount(const char *image, const char *runtime_dir, char **ret_root, struct error *err)
+int image_mount(const char *image, uint64_t offset, const char *runtime_dir, char **ret_root, struct error *err)
 {
 	_cleanup_free_ char *lower = xasprintf("%s/lower", runtime_dir);
 	_cleanup_free_ char *upper = xasprintf("%s/upper", runtime_dir);
@@ -96,11 +101,11 @@ int image_mount(const char *image, const char *runtime_dir, char **ret_root, str
 	_cleanup_free_ char *root = xasprintf("%s/rootfs", runtime_dir);
 	_cleanup_free_ char *opts = NULL;
 
-	if (check_fuse(err) < 0)
+	if (image_mount_check(err) < 0)
 		return -1;
 	if (mkdir(lower, 0700) < 0 || mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(root, 0755) < 0)
 		return error_errno(err, "failed to create the overlay directories");
-	if (mount_squashfuse(image, lower, err) < 0)
+	if (mount_squashfuse(image, offset, lower, err) < 0)
 		return error_prefix(err, "failed to mount '%s'", image);
 	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,xino=off,userxattr", lower, upper, work);
 	if (mount("overlay", root, "overlay", 0, opts) < 0)

@@ -5,6 +5,7 @@
 #define CAPSA_RUNTIME_START_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config/config.h"
@@ -14,6 +15,7 @@
 
 struct start_opts {
 	const char *rootfs_arg; /* NAME or IMAGE.sqsh */
+	uint64_t image_offset;  /* > 0: rootfs_arg is a bundle, its image starts here */
 	const char *conf_file;  /* -c, NULL when not given */
 	const char *rc_file;    /* --rc */
 	struct strv env_args;   /* -e KEY[=VAL] */

@@ -75,15 +75,18 @@ static int open_data_dir(const struct config *cfg, struct error *err)
 
 /* enroot images default to lzo, which Debian's libsquashfs cannot read:
  * unsquashfs can, so it takes over for them. */
-static int unpack_with_unsquashfs(const char *image, const char *dir, struct error *err)
+static int unpack_with_unsquashfs(const char *image, uint64_t offset, const char *dir, struct error *err)
 {
-	char *argv[] = {(char *)"unsquashfs", (char *)"-f", (char *)"-no-progress", (char *)"-quiet",
-			(char *)"-user-xattrs", (char *)"-d", (char *)dir, (char *)image, NULL};
+	char off[24];
+	char *argv[] = {(char *)"unsquashfs", (char *)"-f",	    (char *)"-no-progress", (char *)"-quiet",
+			(char *)"-user-xattrs", (char *)"-o", off, (char *)"-d", (char *)dir,
+			(char *)image,		NULL};
 	char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	struct proc_opts o = PROC_OPTS_INIT;
 	int status;
 	pid_t pid;
 
+	snprintf(off, sizeof(off), "%ju", (uintmax_t)offset);
 	o.stdout_fd = 2;
 	if (proc_spawn(argv, envp, &o, &pid, err) < 0 || proc_wait(pid, &status, err) < 0)
 		return -1;
@@ -93,22 +96,30 @@ static int unpack_with_unsquashfs(const char *image, const char *dir, struct err
 	return 0;
 }
 
-static int unpack(const struct config *cfg, const char *image, int data, const char *tmp, struct error *err)
+int store_unpack(const char *image, const struct sqfs_unpack_opts *opts, int dst, const char *dst_path,
+		 struct error *err)
 {
-	_cleanup_close_ int dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_free_ char *path = NULL;
 	struct error probe = ERROR_INIT;
+	uint64_t offset = opts ? opts->offset : 0;
 
-	if (dst < 0)
-		return error_errno(err, "failed to open the new container");
-	if (sqfs_image_probe(image, 0, &probe) == 0)
-		return sqfs_unpack(image, NULL, dst, err);
+	if (sqfs_image_probe(image, offset, &probe) == 0)
+		return sqfs_unpack(image, opts, dst, err);
 	if (probe.code != ENOTSUP) {
 		*err = probe;
 		return -1;
 	}
+	return unpack_with_unsquashfs(image, offset, dst_path, err);
+}
+
+static int unpack(const struct config *cfg, const char *image, int data, const char *tmp, struct error *err)
+{
+	_cleanup_close_ int dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_free_ char *path = NULL;
+
+	if (dst < 0)
+		return error_errno(err, "failed to open the new container");
 	path = xasprintf("%s/%s", config_get(cfg, "DATA_PATH"), tmp);
-	return unpack_with_unsquashfs(image, path, err);
+	return store_unpack(image, NULL, dst, path, err);
 }
 
 /* Unpack into a hidden temporary directory and rename it into place, so a

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "image/import.h"
 #include "image/reference.h"
 #include "runtime/store.h"
@@ -33,13 +34,66 @@ static int import_opt(int id, const char *value, void *arg)
 	return 0;
 }
 
+/* Per-layer download bars and one for the merge, as enroot shows. */
+struct display {
+	struct progress bars;
+	bool started;
+	size_t merge_row;
+};
+
 static void print_info(const char *msg, void *arg)
 {
-	(void)arg;
+	struct display *d = arg;
+
+	if (d)
+		progress_clear(&d->bars);
 	if (!strncmp(msg, "[WARN] ", 7))
 		log_warn("%s", msg + 7);
 	else
 		log_info("%s", msg);
+}
+
+static void show_progress(const struct import_progress *p, void *arg)
+{
+	struct display *d = arg;
+	uint64_t merged = 0, total = 0;
+
+	if (!d->started) {
+		for (size_t i = 0; i < p->n_layers; i++) {
+			const char *hex = strchr(p->layers[i].digest, ':');
+			_cleanup_free_ char *label = xasprintf("%.12s", hex ? hex + 1 : p->layers[i].digest);
+
+			progress_add(&d->bars, label, p->layers[i].size);
+		}
+		d->merge_row = progress_add(&d->bars, "squashfs", 0);
+		d->started = true;
+	}
+	for (size_t i = 0; i < p->n_layers; i++) {
+		progress_set(&d->bars, i, p->layers[i].downloaded, p->layers[i].size);
+		merged += p->layers[i].merged < p->layers[i].size ? p->layers[i].merged : p->layers[i].size;
+		total += p->layers[i].size;
+	}
+	progress_set(&d->bars, d->merge_row, merged, total);
+}
+
+static void display_init(struct display *d, struct import_opts *o)
+{
+	memset(d, 0, sizeof(*d));
+	progress_init(&d->bars, false);
+	o->info = print_info;
+	o->info_arg = d;
+	if (d->bars.enabled) {
+		o->progress = show_progress;
+		o->progress_arg = d;
+	}
+}
+
+/* The merge ends short of the last bytes (tar padding): show it complete. */
+static void display_end(struct display *d, bool ok)
+{
+	if (ok && d->started)
+		d->bars.rows[d->merge_row].done = d->bars.rows[d->merge_row].total;
+	progress_end(&d->bars);
 }
 
 static const char import_usage[] =
@@ -66,14 +120,20 @@ int cmd_import(struct config *cfg, int argc, char **argv)
 	struct error err = ERROR_INIT;
 	char *out = NULL;
 	struct import_opts o = {0};
-	int i = cli_parse(argc, argv, opts, import_opt, &a);
+	struct display d;
+	int i = cli_parse(argc, argv, opts, import_opt, &a), r;
 
 	if (i == -2)
 		return cli_usage(import_usage, 0);
 	if (i < 0 || argc - i != 1)
 		return cli_usage(import_usage, 1);
-	o = (struct import_opts){argv[i], a.output, a.arch, print_info, NULL};
-	if (image_import(cfg, &o, &out, &err) < 0)
+	o.uri = argv[i];
+	o.output = a.output;
+	o.arch = a.arch;
+	display_init(&d, &o);
+	r = image_import(cfg, &o, &out, &err);
+	display_end(&d, r == 0);
+	if (r < 0)
 		return cli_fail(&err);
 	free(out);
 	return 0;
@@ -139,7 +199,8 @@ static int load(struct config *cfg, const struct load_args *a, const char *uri, 
 {
 	_cleanup_free_ char *dir = xasprintf("%s/capsa-load.XXXXXX", config_get(cfg, "TEMP_PATH"));
 	_cleanup_free_ char *tmp = NULL, *out = NULL, *name = NULL;
-	struct import_opts o = {uri, NULL, a->arch, print_info, NULL};
+	struct import_opts o = {.uri = uri, .arch = a->arch};
+	struct display d;
 	struct image_ref ref;
 	int r;
 
@@ -155,7 +216,9 @@ static int load(struct config *cfg, const struct load_args *a, const char *uri, 
 	tmp = xasprintf("%s/image.sqsh", dir);
 	o.output = tmp;
 	config_set(cfg, "SQUASH_OPTIONS", "-comp zstd -Xcompression-level 1");
+	display_init(&d, &o);
 	r = image_import(cfg, &o, &out, err);
+	display_end(&d, r == 0);
 	if (r == 0) {
 		log_info("Loading container root filesystem...");
 		r = store_create(cfg, tmp, name, a->force || config_bool(cfg, "FORCE_OVERRIDE"), err);

@@ -34,17 +34,28 @@ size_t progress_add(struct progress *p, const char *label, uint64_t total)
 	return p->n++;
 }
 
+static const char *human(uint64_t n, char buf[16])
+{
+	if (n >= (1u << 30))
+		snprintf(buf, 16, "%.2f GiB", n / 1073741824.0);
+	else if (n >= (1u << 20))
+		snprintf(buf, 16, "%.1f MiB", n / 1048576.0);
+	else
+		snprintf(buf, 16, "%.0f KiB", n / 1024.0);
+	return buf;
+}
+
 static void draw_row(const struct progress_row *r)
 {
 	unsigned pct = r->total ? (unsigned)(r->done >= r->total ? 100 : r->done * 100 / r->total) : 0;
 	unsigned fill = pct * BAR_WIDTH / 100;
-	char bar[BAR_WIDTH + 1];
+	char bar[BAR_WIDTH + 1], done[16], total[16];
 
 	memset(bar, '#', fill);
 	memset(bar + fill, ' ', BAR_WIDTH - fill);
 	bar[BAR_WIDTH] = '\0';
-	fprintf(stderr, "\r\033[K%-24s [%s] %3u%%  %.1f/%.1f MiB\n", r->label, bar, pct, r->done / 1048576.0,
-		r->total / 1048576.0);
+	fprintf(stderr, "\r\033[K%-16s [%s] %3u%%  %s / %s\n", r->label, bar, pct, human(r->done, done),
+		human(r->total, total));
 }
 
 static void draw(struct progress *p)
@@ -66,6 +77,15 @@ void progress_set(struct progress *p, size_t row, uint64_t done, uint64_t total)
 	p->rows[row].total = total;
 	if (p->enabled && now_ms() - p->last_ms >= REDRAW_MS)
 		draw(p);
+}
+
+void progress_clear(struct progress *p)
+{
+	if (!p->enabled || p->drawn == 0)
+		return;
+	fprintf(stderr, "\033[%zuA\r\033[J", p->drawn);
+	p->drawn = 0;
+	p->last_ms = 0;
 }
 
 void progress_end(struct progress *p)

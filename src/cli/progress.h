@@ -24,6 +24,9 @@ void progress_init(struct progress *p, bool quiet);
 /* Add a row; returns its index. */
 size_t progress_add(struct progress *p, const char *label, uint64_t total);
 void progress_set(struct progress *p, size_t row, uint64_t done, uint64_t total);
+/* Erase the rows (before a log line is printed below the text above them);
+ * the next progress_set() draws them again. */
+void progress_clear(struct progress *p);
 /* Draw a last time (complete rows stay on screen) and free the rows. */
 void progress_end(struct progress *p);
 

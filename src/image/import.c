@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -43,6 +46,10 @@ struct import {
 	size_t n_fetchers;
 	int fetch_errfd;
 	bool fetch_failed;
+	/* Shared with the download workers (MAP_SHARED), one per layer. */
+	struct layer_progress *progress;
+	size_t n_progress;
+	bool is_worker; /* in a download worker: only the parent reports */
 };
 
 static void info(const struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -80,9 +87,49 @@ static int resolve_arch(const char *arg, const char **ret_arch, const char **ret
 	return 0;
 }
 
-/* A cached blob, or one fetched now into the cache (verified on commit). */
-static int ensure_blob(struct import *im, const struct descriptor *d, struct error *err)
+static void report(struct import *im)
 {
+	struct import_progress p = {im->n_progress, im->progress};
+
+	if (im->o->progress && im->progress && !im->is_worker)
+		im->o->progress(&p, im->o->progress_arg);
+}
+
+struct counting_sink {
+	struct import *im;
+	int fd;
+	uint64_t *count;
+};
+
+static int counting_sink(const void *data, size_t len, void *arg, struct error *err)
+{
+	struct counting_sink *s = arg;
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(s->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_errno(err, "failed to write to the layer cache");
+		p += n;
+		len -= (size_t)n;
+		/* Workers share the counter with the parent, which only reads it. */
+		if (s->count)
+			__atomic_add_fetch(s->count, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+	if (s->im->n_fetchers == 0)
+		report(s->im);
+	return 0;
+}
+
+/* A cached blob, or one fetched now into the cache (verified on commit). */
+static int ensure_blob(struct import *im, size_t index, struct error *err)
+{
+	const struct descriptor *d = &im->manifest.layers[index].d;
+	uint64_t *count = im->progress ? &im->progress[index].downloaded : NULL;
+	struct counting_sink sink = {im, -1, count};
 	struct blob_writer w;
 	enum blob_format fmt;
 	int fd = -1;
@@ -91,13 +138,21 @@ static int ensure_blob(struct import *im, const struct descriptor *d, struct err
 	if (r != 0) {
 		if (fd >= 0)
 			close(fd);
+		if (r > 0 && count)
+			__atomic_store_n(count, d->size, __ATOMIC_RELAXED);
 		return r < 0 ? -1 : 0;
 	}
 	r = blobcache_begin(&im->cache, d->digest, config_long(im->cfg, "LOCK_TIMEOUT", 30) * 20, &w, err);
+	if (r > 0 && count)
+		__atomic_store_n(count, d->size, __ATOMIC_RELAXED);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	if (registry_fetch_blob(im->reg, d->digest, d->size, w.fd, err) < 0) {
+	sink.fd = w.fd;
+	if (registry_fetch_blob_cb(im->reg, d->digest, d->size, counting_sink, &sink, err) < 0) {
 		blobcache_abort(&w);
+		/* A retry restarts from zero: the bar should not overshoot. */
+		if (count)
+			__atomic_store_n(count, 0, __ATOMIC_RELAXED);
 		return -1;
 	}
 	return blobcache_commit(&w, err);
@@ -145,12 +200,13 @@ static void __attribute__((noreturn)) fetch_worker(struct import *im, size_t w, 
 	size_t total = im->manifest.n_layers;
 	int r = registry_open(&reg, im->cfg, &im->ref, &err);
 
+	im->is_worker = true;
 	if (r == 0)
 		im->reg = reg;
 	for (size_t k = w; r == 0 && k < total; k += n) {
 		const struct descriptor *d = &im->manifest.layers[total - 1 - k].d;
 
-		r = ensure_blob(im, d, &err);
+		r = ensure_blob(im, total - 1 - k, &err);
 		if (r < 0)
 			error_prefix(&err, "layer %s", d->digest);
 	}
@@ -161,6 +217,7 @@ static void __attribute__((noreturn)) fetch_worker(struct import *im, size_t w, 
 
 static int fetchers_start(struct import *im, size_t n, struct error *err)
 {
+	pid_t parent = getpid();
 	int pfd[2];
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -174,6 +231,10 @@ static int fetchers_start(struct import *im, size_t n, struct error *err)
 			return error_errno(err, "failed to start a download worker");
 		}
 		if (pid == 0) {
+			/* A worker dies with its import (kill -9 of capsa): an
+			 * orphan would go on downloading unseen and hold the lock. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+				_exit(1);
 			close(pfd[0]);
 			fetch_worker(im, im->n_fetchers, n, pfd[1]);
 		}
@@ -230,25 +291,47 @@ static int wait_layer(size_t index, void *arg, struct error *err)
 		_cleanup_free_ char *path = blob_path(im, digest, &enroot_format);
 
 		/* blob_path falls back to enroot's name while ours is missing. */
-		if (access(path, F_OK) == 0)
+		if (access(path, F_OK) == 0) {
+			if (index < im->n_progress)
+				im->progress[index].downloaded = im->progress[index].size;
 			return 0;
+		}
 		if (fetchers_reap(im, false, err) < 0)
 			return -1;
 		if (!running)
 			return error_set(err, 0, "layer %s was not downloaded", digest);
+		report(im);
 		usleep(2000);
 	}
+}
+
+/* One entry per layer, in memory the download workers share with us. */
+static void progress_setup(struct import *im, size_t n)
+{
+	void *p = mmap(NULL, n * sizeof(*im->progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (n == 0 || p == MAP_FAILED)
+		return;
+	im->progress = p;
+	im->n_progress = n;
 }
 
 static int fetch_layers(struct import *im, struct error *err)
 {
 	size_t missing = 0, workers;
 
+	progress_setup(im, im->manifest.n_layers);
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		bool enroot_format;
 		_cleanup_free_ char *p = blob_path(im, im->manifest.layers[i].d.digest, &enroot_format);
+		bool cached = access(p, F_OK) == 0;
 
-		missing += access(p, F_OK) < 0;
+		missing += !cached;
+		if (im->progress) {
+			im->progress[i].digest = im->manifest.layers[i].d.digest;
+			im->progress[i].size = im->manifest.layers[i].d.size;
+			im->progress[i].downloaded = cached ? im->progress[i].size : 0;
+		}
 	}
 	if (missing == 0) {
 		info(im, "Found all layers in cache");
@@ -262,10 +345,38 @@ static int fetch_layers(struct import *im, struct error *err)
 	if (workers > 1)
 		return fetchers_start(im, workers, err);
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
-		if (ensure_blob(im, &im->manifest.layers[i].d, err) < 0)
+		if (ensure_blob(im, i, err) < 0)
 			return error_prefix(err, "layer %s", im->manifest.layers[i].d.digest);
 	}
 	return 0;
+}
+
+static void merge_progress(size_t index, uint64_t offset, void *arg)
+{
+	struct import *im = arg;
+
+	if (index < im->n_progress && offset > im->progress[index].merged)
+		im->progress[index].merged = offset;
+	report(im);
+}
+
+/* Local sources (oci://, archives) have nothing to download: the merge is
+ * all there is to show. Returns -1 when there is no progress to report. */
+static int progress_local(struct import *im, char *const *paths, size_t n)
+{
+	struct stat st;
+
+	if (im->o->progress == NULL)
+		return -1;
+	if (im->progress == NULL) {
+		progress_setup(im, n);
+		for (size_t i = 0; im->progress && i < n; i++) {
+			im->progress[i].digest = strrchr(paths[i], '/') ? strrchr(paths[i], '/') + 1 : paths[i];
+			im->progress[i].size = stat(paths[i], &st) == 0 ? (uint64_t)st.st_size : 0;
+			im->progress[i].downloaded = im->progress[i].size;
+		}
+	}
+	return im->progress && im->n_progress == n ? 0 : -1;
 }
 
 /* Two imports to one path: the first to finish wins, the other fails
@@ -321,6 +432,10 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	if (im->n_fetchers > 0) {
 		lo.layer_ready = wait_layer;
 		lo.ready_arg = im;
+	}
+	if (progress_local(im, storage.v, n) == 0) {
+		lo.progress = merge_progress;
+		lo.progress_arg = im;
 	}
 	if (r == 0) {
 		_cleanup_free_ char *tmp = xasprintf("%s.capsa-%d", output, (int)getpid());
@@ -635,6 +750,8 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	oci_ref_done(&im.oci);
 	strv_free(&im.layer_paths);
 	free(im.provenance);
+	if (im.progress)
+		munmap(im.progress, im.n_progress * sizeof(*im.progress));
 	if (im.tmpdir) {
 		struct error ignored = ERROR_INIT;
 

@@ -4,8 +4,22 @@
 #ifndef CAPSA_IMAGE_IMPORT_H
 #define CAPSA_IMAGE_IMPORT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "config/config.h"
 #include "util/error.h"
+
+/* Where an import stands, for a progress display. */
+struct import_progress {
+	size_t n_layers;
+	const struct layer_progress {
+		const char *digest;
+		uint64_t size;
+		uint64_t downloaded; /* == size once cached */
+		uint64_t merged;     /* compressed bytes read by the merge */
+	} *layers;
+};
 
 struct import_opts {
 	const char *uri;
@@ -14,6 +28,9 @@ struct import_opts {
 	/* Progress lines ("Fetching image manifest"), printed by the CLI. */
 	void (*info)(const char *msg, void *arg);
 	void *info_arg;
+	/* Optional: called often while layers download and merge. */
+	void (*progress)(const struct import_progress *p, void *arg);
+	void *progress_arg;
 };
 
 /* On success *ret_output is the absolute path of the new image. */

@@ -935,6 +935,8 @@ static int for_each_entry(struct ctx *c, size_t i, int (*fn)(struct ctx *c, void
 		else
 			r = fn(c, arg);
 		c->ord++;
+		if (c->o->progress)
+			c->o->progress(i, (uint64_t)lseek(fd, 0, SEEK_CUR), c->o->progress_arg);
 	}
 	close_layer(c, &fd);
 	return r;

@@ -45,6 +45,10 @@ struct layers_opts {
 	 * while lower layers are still downloading. <0 (err set) aborts. */
 	int (*layer_ready)(size_t index, void *arg, struct error *err);
 	void *ready_arg;
+	/* Optional: layers[index] has been read up to offset (compressed bytes),
+	 * for a progress bar; called after every entry. */
+	void (*progress)(size_t index, uint64_t offset, void *arg);
+	void *progress_arg;
 };
 
 /* Merge layers[0] (bottom) .. layers[n-1] (top) with OCI whiteout semantics

@@ -69,6 +69,24 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	done
 }
 
+@test "import: per-layer and squashfs progress bars on a terminal, none otherwise" {
+	command -v script >/dev/null || skip "script(1) not installed"
+	run --separate-stderr import_plain -o "$T/quiet.sqsh" "docker://$PLAIN#multilayer:latest"
+	assert_success
+	[[ $stderr != *$'\033['* && $stderr != *'[#'* ]] || { echo "progress drawn without a terminal: $stderr" >&2; false; }
+	local -a _cmd
+	_capsa_cmd user CAPSA_ALLOW_HTTP=y CAPSA_CACHE_PATH="$T/cache2" -- import -o "$T/tty.sqsh" "docker://$PLAIN#multilayer:latest"
+	_cmd=(timeout --foreground "${_cmd[@]:1}")
+	(cd "$WORK" && SHELL=/bin/sh timeout 60 script -qec "$(printf '%q ' "${_cmd[@]}")" /dev/null) >"$T/tty.out" 2>&1
+	cat -v "$T/tty.out"
+	assert_exists "$T/tty.sqsh"
+	grep -q '^.*squashfs *\[#\{30\}\] 100%' "$T/tty.out"
+	local digest
+	for digest in $(skopeo inspect --tls-verify=false --raw "docker://$PLAIN/multilayer:latest" | jq -r '.layers[].digest'); do
+		grep -q "${digest:7:12} *\[#\{30\}\] 100%" "$T/tty.out" || { echo "no full bar for $digest" >&2; false; }
+	done
+}
+
 @test "import: gzip, zstd and plain layers; the image starts and runs its command" {
 	run --separate-stderr import_plain -o "$T/zstd.sqsh" "docker://$PLAIN#zstd:latest"
 	assert_success

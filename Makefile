@@ -13,7 +13,7 @@ BUILD ?= release
 O     := build/$(BUILD)
 
 CC      ?= gcc
-PKGS    := libsquashfs1 libseccomp json-c libcurl libcrypto libarchive
+PKGS    := libsquashfs1 libseccomp json-c libcurl libcrypto libarchive libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 

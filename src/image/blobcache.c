@@ -172,11 +172,13 @@ int blobcache_begin(struct blobcache *bc, const char *digest, long timeout, stru
 	return 0;
 }
 
-int blobcache_commit(struct blob_writer *w, struct error *err)
+int blobcache_commit(struct blob_writer *w, const char *written_hex, struct error *err)
 {
 	char hex[65];
 
-	if (lseek(w->fd, 0, SEEK_SET) < 0 || sha256_fd(w->fd, hex, err) < 0) {
+	if (written_hex) {
+		snprintf(hex, sizeof(hex), "%s", written_hex);
+	} else if (lseek(w->fd, 0, SEEK_SET) < 0 || sha256_fd(w->fd, hex, err) < 0) {
 		blobcache_abort(w);
 		return -1;
 	}

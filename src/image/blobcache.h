@@ -45,8 +45,10 @@ int blobcache_lookup(struct blobcache *bc, const char *digest, int *ret_fd, enum
  * to do), 0 with w ready, -1 on error. */
 int blobcache_begin(struct blobcache *bc, const char *digest, long timeout, struct blob_writer *w,
 		    struct error *err);
-/* Verify what was written against the digest, then publish it. */
-int blobcache_commit(struct blob_writer *w, struct error *err);
+/* Verify what was written against the digest, then publish it. A writer
+ * that hashed the bytes as it wrote them passes that digest's hex as
+ * written_hex instead of having the file read back (NULL: read it). */
+int blobcache_commit(struct blob_writer *w, const char *written_hex, struct error *err);
 void blobcache_abort(struct blob_writer *w);
 
 /* Hash a cached entry again; a mismatch removes it. */

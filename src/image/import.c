@@ -49,6 +49,11 @@ struct import {
 	/* Shared with the download workers (MAP_SHARED), one per layer. */
 	struct layer_progress *progress;
 	size_t n_progress;
+	/* Shared too: the cache temporary each worker is filling, so the merge
+	 * can read a layer while it downloads. */
+	struct fetch_slot {
+		char tmpname[96];
+	} *slots;
 	bool is_worker; /* in a download worker: only the parent reports */
 };
 
@@ -148,6 +153,8 @@ static int ensure_blob(struct import *im, size_t index, struct error *err)
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	sink.fd = w.fd;
+	if (im->slots)
+		memcpy(im->slots[index].tmpname, w.tmpname, sizeof(w.tmpname));
 	if (registry_fetch_blob_cb(im->reg, d->digest, d->size, counting_sink, &sink, err) < 0) {
 		blobcache_abort(&w);
 		/* A retry restarts from zero: the bar should not overshoot. */
@@ -155,7 +162,8 @@ static int ensure_blob(struct import *im, size_t index, struct error *err)
 			__atomic_store_n(count, 0, __ATOMIC_RELAXED);
 		return -1;
 	}
-	return blobcache_commit(&w, err);
+	/* registry_fetch_blob_cb hashed every byte it handed to the sink. */
+	return blobcache_commit(&w, d->digest + 7, err);
 }
 
 /* Our cache entry, or enroot's when only that one exists (it may be
@@ -271,6 +279,20 @@ static int fetchers_reap(struct import *im, bool block, struct error *err)
 	return im->fetch_failed ? -1 : 0;
 }
 
+/* Workers are waited for even after a failed merge: what they publish is
+ * verified, and killing them would leave temporaries. */
+static int fetchers_finish(struct import *im, struct error *err)
+{
+	int r = 0;
+
+	if (im->n_fetchers == 0)
+		return 0;
+	r = fetchers_reap(im, true, err);
+	close(im->fetch_errfd);
+	im->n_fetchers = 0;
+	return r;
+}
+
 static bool fetchers_running(const struct import *im)
 {
 	for (size_t i = 0; i < im->n_fetchers; i++) {
@@ -280,40 +302,69 @@ static bool fetchers_running(const struct import *im)
 	return false;
 }
 
-/* layers_to_squashfs asks for each layer before reading it. */
-static int wait_layer(size_t index, void *arg, struct error *err)
+/* Is a worker still at it? -1 (err set) when one failed or none is left. */
+static int fetch_pending(struct import *im, const char *digest, struct error *err)
+{
+	bool running = fetchers_running(im);
+
+	if (fetchers_reap(im, false, err) < 0)
+		return -1;
+	if (!running)
+		return error_set(err, 0, "layer %s was not downloaded", digest);
+	report(im);
+	return 1;
+}
+
+/* The cached blob, or the temporary a worker is filling; waits for one. */
+static int layer_open(size_t index, void *arg, struct error *err)
 {
 	struct import *im = arg;
 	const char *digest = im->manifest.layers[index].d.digest;
 
 	for (;;) {
-		bool enroot_format, running = fetchers_running(im);
+		bool enroot_format;
 		_cleanup_free_ char *path = blob_path(im, digest, &enroot_format);
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
-		/* blob_path falls back to enroot's name while ours is missing. */
-		if (access(path, F_OK) == 0) {
-			if (index < im->n_progress)
-				im->progress[index].downloaded = im->progress[index].size;
-			return 0;
-		}
-		if (fetchers_reap(im, false, err) < 0)
+		if (fd < 0 && im->slots[index].tmpname[0])
+			fd = openat(im->cache.tmpfd, im->slots[index].tmpname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			return fd;
+		if (fetch_pending(im, digest, err) < 0)
 			return -1;
-		if (!running)
-			return error_set(err, 0, "layer %s was not downloaded", digest);
-		report(im);
-		usleep(2000);
+		usleep(1000);
 	}
 }
 
-/* One entry per layer, in memory the download workers share with us. */
+/* Every byte is written once the counter reaches the size: the merge may
+ * finish the layer; its digest is checked before the image is published. */
+static int layer_more(size_t index, void *arg, struct error *err)
+{
+	struct import *im = arg;
+	const struct layer_progress *p = &im->progress[index];
+	bool enroot_format;
+	_cleanup_free_ char *path = NULL;
+
+	if (__atomic_load_n(&p->downloaded, __ATOMIC_ACQUIRE) >= p->size)
+		return 0;
+	path = blob_path(im, p->digest, &enroot_format);
+	if (access(path, F_OK) == 0)
+		return 0;
+	return fetch_pending(im, p->digest, err);
+}
+
+/* Memory the download workers share with us (zeroed), or NULL. */
+static void *shared_alloc(size_t bytes)
+{
+	void *p = bytes ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void progress_setup(struct import *im, size_t n)
 {
-	void *p = mmap(NULL, n * sizeof(*im->progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (n == 0 || p == MAP_FAILED)
-		return;
-	im->progress = p;
-	im->n_progress = n;
+	im->progress = shared_alloc(n * sizeof(*im->progress));
+	im->n_progress = im->progress ? n : 0;
 }
 
 static int fetch_layers(struct import *im, struct error *err)
@@ -341,9 +392,13 @@ static int fetch_layers(struct import *im, struct error *err)
 	workers = (size_t)config_long(im->cfg, "MAX_CONNECTIONS", 10);
 	workers = workers < missing ? workers : missing;
 	workers = workers > MAX_FETCHERS ? MAX_FETCHERS : workers;
-	/* With several workers the merge starts as soon as the top layer is in. */
-	if (workers > 1)
-		return fetchers_start(im, workers, err);
+	/* With several workers the merge runs right behind the download of
+	 * the top layer, then of the next one, and so on. */
+	if (workers > 1 && im->progress) {
+		im->slots = shared_alloc(im->manifest.n_layers * sizeof(*im->slots));
+		if (im->slots)
+			return fetchers_start(im, workers, err);
+	}
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		if (ensure_blob(im, i, err) < 0)
 			return error_prefix(err, "layer %s", im->manifest.layers[i].d.digest);
@@ -430,8 +485,9 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
 				  .extra = extra, .n_extra = 4, .extra_dirs = dirs, .n_extra_dirs = 1};
 	if (im->n_fetchers > 0) {
-		lo.layer_ready = wait_layer;
-		lo.ready_arg = im;
+		lo.layer_open = layer_open;
+		lo.layer_more = layer_more;
+		lo.source_arg = im;
 	}
 	if (progress_local(im, storage.v, n) == 0) {
 		lo.progress = merge_progress;
@@ -442,6 +498,12 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 
 		info(im, "Creating squashfs filesystem...");
 		r = layers_to_squashfs(src, n, tmp, &lo, err);
+		/* The merge may have read layers still downloading: publish only
+		 * once every worker has verified and cached its blobs. */
+		if (r == 0 && fetchers_finish(im, err) < 0) {
+			unlink(tmp);
+			r = -1;
+		}
 		if (r == 0)
 			r = publish(tmp, output, err);
 	}
@@ -492,16 +554,10 @@ static int run_import(struct import *im, const char *output, struct error *err)
 	if (load_config(im, err) < 0 || fetch_layers(im, err) < 0)
 		return -1;
 	r = write_squashfs(im, output, err);
-	if (im->n_fetchers > 0) {
-		struct error ferr = ERROR_INIT;
+	if (r < 0) {
+		struct error ignored = ERROR_INIT;
 
-		/* Workers are waited for even after a failed merge: what they
-		 * publish is verified, and killing them would leave temporaries. */
-		if (fetchers_reap(im, true, &ferr) < 0 && r == 0) {
-			*err = ferr;
-			r = -1;
-		}
-		close(im->fetch_errfd);
+		fetchers_finish(im, &ignored);
 	}
 	return r;
 }
@@ -752,6 +808,8 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	free(im.provenance);
 	if (im.progress)
 		munmap(im.progress, im.n_progress * sizeof(*im.progress));
+	if (im.slots)
+		munmap(im.slots, im.manifest.n_layers * sizeof(*im.slots));
 	if (im.tmpdir) {
 		struct error ignored = ERROR_INIT;
 

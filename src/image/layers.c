@@ -31,6 +31,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "image/gunzip.h"
+#include "image/layer_reader.h"
 #include "image/layers.h"
 #include "image/sqfs_tree_writer.h"
 #include "util/cleanup.h"
@@ -879,51 +881,102 @@ static int apply_entry(struct ctx *c)
 
 /* ---- layers ---- */
 
-static int open_layer(struct ctx *c, const struct layer_src *l, int *ret_fd)
+struct raw_source {
+	struct layer_reader *r;
+	unsigned char buf[READ_BLOCK];
+};
+
+static la_ssize_t raw_read(struct archive *a, void *client, const void **buf)
 {
+	struct raw_source *s = client;
+	ssize_t n = layer_reader_read(s->r, s->buf, sizeof(s->buf));
+
+	if (n < 0)
+		archive_set_error(a, EIO, "%s", s->r->err->msg);
+	*buf = s->buf;
+	return n;
+}
+
+static int raw_close(struct archive *a, void *client)
+{
+	(void)a;
+	free(client);
+	return ARCHIVE_OK;
+}
+
+static bool is_gzip(const unsigned char *head, size_t len)
+{
+	return len >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+}
+
+/* gzip goes through ISA-L; zstd and plain tar through libarchive. */
+static int open_archive(struct ctx *c, const struct layer_src *l, struct layer_reader *lr)
+{
+	const unsigned char *head;
+	size_t len;
 	int r = ARCHIVE_OK;
 
+	if (layer_reader_peek(lr, &head, &len) < 0)
+		return -1;
+	if ((l->comp == LAYER_SRC_AUTO || l->comp == LAYER_SRC_GZIP) && is_gzip(head, len)) {
+		r = gunzip_archive_open(c->a, lr);
+	} else {
+		struct raw_source *s = xmalloc(sizeof(*s));
+
+		s->r = lr;
+		if (l->comp == LAYER_SRC_AUTO || l->comp == LAYER_SRC_ZSTD)
+			r = archive_read_support_filter_zstd(c->a);
+		if (r >= ARCHIVE_WARN)
+			r = archive_read_open(c->a, s, NULL, raw_read, raw_close);
+		else
+			free(s);
+	}
+	return r >= ARCHIVE_WARN ? 0 : fail_archive(c);
+}
+
+static int open_layer(struct ctx *c, size_t i, struct layer_reader *lr)
+{
+	const struct layer_src *l = &c->layers[i];
+
 	c->layer_name = l->path;
+	*lr = (struct layer_reader){.fd = -1, .index = i, .err = c->err};
 	c->a = archive_read_new();
 	if (c->a == NULL)
 		return error_set(c->err, ENOMEM, "failed to set up the tar reader");
 	/* Only tar: a layer is never a zip, cpio or ISO image. */
 	archive_read_support_format_tar(c->a);
 	archive_read_support_format_gnutar(c->a);
-	if (l->comp == LAYER_SRC_AUTO || l->comp == LAYER_SRC_GZIP)
-		r = archive_read_support_filter_gzip(c->a);
-	if (r >= ARCHIVE_WARN && (l->comp == LAYER_SRC_AUTO || l->comp == LAYER_SRC_ZSTD))
-		r = archive_read_support_filter_zstd(c->a);
-	if (r < ARCHIVE_WARN)
-		return fail_archive(c);
-	*ret_fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (*ret_fd < 0)
-		return error_set(c->err, errno, "failed to open layer '%s'", l->path);
-	if (archive_read_open_fd(c->a, *ret_fd, READ_BLOCK) != ARCHIVE_OK)
-		return fail_archive(c);
-	return 0;
+	if (c->o->layer_open) {
+		lr->fd = c->o->layer_open(i, c->o->source_arg, c->err);
+		lr->more = c->o->layer_more;
+		lr->more_arg = c->o->source_arg;
+	} else {
+		lr->fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (lr->fd < 0)
+			error_set(c->err, errno, "failed to open layer '%s'", l->path);
+	}
+	return lr->fd < 0 ? -1 : open_archive(c, l, lr);
 }
 
-static void close_layer(struct ctx *c, int *fd)
+static void close_layer(struct ctx *c, struct layer_reader *lr)
 {
 	if (c->a != NULL)
 		archive_read_free(c->a);
 	c->a = NULL;
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	if (lr->fd >= 0)
+		close(lr->fd);
+	lr->fd = -1;
 }
 
 /* Call fn for every entry of layer i, with c->ord its ordinal. */
 static int for_each_entry(struct ctx *c, size_t i, int (*fn)(struct ctx *c, void *arg), void *arg)
 {
-	int fd = -1, r;
+	struct layer_reader lr = {.fd = -1};
+	int r;
 
 	c->layer = (uint32_t)i + 1;
 	c->ord = 0;
-	if (c->o->layer_ready && c->o->layer_ready(i, c->o->ready_arg, c->err) < 0)
-		return -1;
-	r = open_layer(c, &c->layers[i], &fd);
+	r = open_layer(c, i, &lr);
 	while (r == 0) {
 		r = archive_read_next_header2(c->a, c->e);
 		if (r == ARCHIVE_EOF) {
@@ -936,9 +989,9 @@ static int for_each_entry(struct ctx *c, size_t i, int (*fn)(struct ctx *c, void
 			r = fn(c, arg);
 		c->ord++;
 		if (c->o->progress)
-			c->o->progress(i, (uint64_t)lseek(fd, 0, SEEK_CUR), c->o->progress_arg);
+			c->o->progress(i, (uint64_t)lseek(lr.fd, 0, SEEK_CUR), c->o->progress_arg);
 	}
-	close_layer(c, &fd);
+	close_layer(c, &lr);
 	return r;
 }
 

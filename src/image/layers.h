@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "image/layer_reader.h"
+
 #include "util/error.h"
 
 struct layer_src {
@@ -41,10 +43,14 @@ struct layers_opts {
 	 * links...). msg is one line without a newline. */
 	void (*warn)(const char *msg, void *arg);
 	void *warn_arg;
-	/* Optional: called before layers[index] is opened, so a caller can merge
-	 * while lower layers are still downloading. <0 (err set) aborts. */
-	int (*layer_ready)(size_t index, void *arg, struct error *err);
-	void *ready_arg;
+	/* Optional: layers still being written (downloads), so the merge runs
+	 * right behind them. layer_open(index) returns an fd of layers[index],
+	 * possibly still growing (the caller closes it); at each end of file
+	 * layer_more(index) says whether more will come (1), the layer is
+	 * complete (0) or its download failed (-1, err set). */
+	int (*layer_open)(size_t index, void *arg, struct error *err);
+	layer_more_fn layer_more;
+	void *source_arg;
 	/* Optional: layers[index] has been read up to offset (compressed bytes),
 	 * for a progress bar; called after every entry. */
 	void (*progress)(size_t index, uint64_t offset, void *arg);

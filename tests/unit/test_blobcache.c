@@ -35,7 +35,7 @@ static int put(struct blobcache *bc, const char *digest, const char *data, struc
 	if (r != 0)
 		return r;
 	ASSERT_EQ(write(w.fd, data, strlen(data)), (ssize_t)strlen(data));
-	return blobcache_commit(&w, err);
+	return blobcache_commit(&w, NULL, err);
 }
 
 TEST(publish_and_lookup)
@@ -108,7 +108,7 @@ TEST(concurrent_writers_download_once)
 	}
 	usleep(100000);
 	ASSERT_EQ(write(w.fd, "hello\n", 6), 6);
-	ASSERT_OK(blobcache_commit(&w, &err), &err);
+	ASSERT_OK(blobcache_commit(&w, NULL, &err), &err);
 	waitpid(pid, &status, 0);
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	cleanup();

@@ -140,6 +140,55 @@ import_plain() { capsa_env CAPSA_ALLOW_HTTP=y import "$@"; }
 	[ -z "$(ls -A "$CACHE/tmp" 2>/dev/null)" ]
 }
 
+# mk_two_layer_layout DIR: an OCI layout "bad" of two fresh gzip layers
+# (MTIME 0 in their gzip headers), made here so corrupting one in the
+# registry store touches no other fixture.
+mk_two_layer_layout() {
+	python3 - "$1" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+os.makedirs(out + "/blobs/sha256")
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open("%s/blobs/sha256/%s" % (out, d), "wb").write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+def layer(name, size):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo(name); info.size = size
+        t.addfile(info, io.BytesIO(os.urandom(size)))
+    raw = buf.getvalue()
+    return raw, gzip.compress(raw, mtime=0)
+layers = [layer("bottom.bin", 3 << 20), layer("top.bin", 3 << 20)]
+descs = [dict(blob(gz), mediaType="application/vnd.oci.image.layer.v1.tar+gzip") for _, gz in layers]
+cfg = {"architecture": "amd64", "os": "linux", "config": {},
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest() for raw, _ in layers]}}
+cdesc = dict(blob(json.dumps(cfg).encode()), mediaType="application/vnd.oci.image.config.v1+json")
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": cdesc, "layers": descs}).encode()
+mdesc = dict(blob(man), mediaType="application/vnd.oci.image.manifest.v1+json",
+             annotations={"org.opencontainers.image.ref.name": "bad"})
+json.dump({"schemaVersion": 2, "manifests": [mdesc]}, open(out + "/index.json", "w"))
+open(out + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+print(descs[0]["digest"][7:])
+PY
+}
+
+@test "import: a corrupt lower layer fails even when the merge read it while downloading; nothing published" {
+	local hex data
+	hex=$(mk_two_layer_layout "$T/layout")
+	skopeo --insecure-policy copy -q "oci:$T/layout:bad" "docker://$PLAIN/badtwo:latest" --dest-tls-verify=false
+	data=$CAPSA_REGISTRY_STORAGE_PLAIN/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
+	printf '\001' | dd of="$data" bs=1 seek=4 count=1 conv=notrunc status=none
+	run --separate-stderr import_plain -o "$T/badtwo.sqsh" "docker://$PLAIN#badtwo:latest"
+	assert_error "sha256:$hex"
+	assert_not_exists "$T/badtwo.sqsh"
+	run ls -A "$T"
+	[[ $output != *badtwo.sqsh* ]] || { echo "a temporary was left: $output" >&2; false; }
+	assert_not_exists "$CACHE/blobs/sha256/$hex"
+	[ -z "$(ls -A "$CACHE/tmp")" ] || { ls -la "$CACHE/tmp" >&2; false; }
+}
+
 @test "import: the cache makes a second import download nothing; cache list and prune" {
 	run --separate-stderr import_plain -o "$T/one.sqsh" "docker://$PLAIN#busybox:latest"
 	assert_success

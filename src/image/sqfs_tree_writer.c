@@ -162,10 +162,16 @@ static int writer_setup(struct sqfs_tree_writer *w, uint32_t mkfs_time, struct e
 	return open_meta_writers(w, err);
 }
 
+/* An unnamed file (O_TMPFILE) vanishes with us whatever kills us; where
+ * the filesystem lacks it (NFS), a hidden name next to the output. */
 static int open_temp(struct sqfs_tree_writer *w, struct error *err)
 {
 	const char *slash = strrchr(w->out_path, '/');
+	_cleanup_free_ char *dir = slash ? xstrndup(w->out_path, (size_t)(slash - w->out_path)) : xstrdup(".");
 
+	w->fd = open(*dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (w->fd >= 0)
+		return 0;
 	if (slash == NULL)
 		w->tmp_path = xasprintf(".%s.XXXXXX", w->out_path);
 	else
@@ -535,6 +541,30 @@ static int write_tables(struct sqfs_tree_writer *w, struct error *err)
 	return r != 0 ? fail_sqfs(err, r, "write the superblock") : 0;
 }
 
+/* Give the unnamed file a hidden name next to the output (linkat through
+ * /proc needs no capability, unlike AT_EMPTY_PATH), renamed over it next. */
+static int link_unnamed(struct sqfs_tree_writer *w, struct error *err)
+{
+	char proc[64];
+	const char *slash = strrchr(w->out_path, '/');
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	for (unsigned i = 0; i < 100; i++) {
+		free(w->tmp_path);
+		w->tmp_path = slash ? xasprintf("%.*s/.%s.%d.%u", (int)(slash - w->out_path), w->out_path, slash + 1,
+						(int)getpid(), i)
+				    : xasprintf(".%s.%d.%u", w->out_path, (int)getpid(), i);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp_path, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	error_set(err, errno, "failed to name the new image '%s'", w->out_path);
+	free(w->tmp_path);
+	w->tmp_path = NULL;
+	return -1;
+}
+
 /* The image gets the mode a plain creat() would have given it. */
 static int publish(struct sqfs_tree_writer *w, struct error *err)
 {
@@ -542,7 +572,9 @@ static int publish(struct sqfs_tree_writer *w, struct error *err)
 
 	umask(mask);
 	if (fchmod(w->fd, 0666 & ~mask) < 0)
-		return error_set(err, errno, "failed to set the mode of '%s'", w->tmp_path);
+		return error_set(err, errno, "failed to set the mode of '%s'", w->out_path);
+	if (w->tmp_path == NULL && link_unnamed(w, err) < 0)
+		return -1;
 	if (rename(w->tmp_path, w->out_path) < 0)
 		return error_set(err, errno, "failed to rename '%s' to '%s'", w->tmp_path, w->out_path);
 	w->published = true;

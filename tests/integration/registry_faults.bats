@@ -347,11 +347,11 @@ redirect_run() {
 	done
 	[ -z "$left" ] || { echo "download workers outlived the import: $left" >&2; false; }
 	kill_bg "$BG_PID"
-	# Nothing under a final name.  (What SIGKILL cannot clean up stays under
-	# temporary names: the layer's $CACHE/tmp file, removed by `cache prune`,
-	# and the squashfs writer's hidden .big.sqsh.capsa-PID.XXXXXX.)
+	# Nothing beside the output, not even a hidden temporary: the squashfs
+	# is written to an unnamed O_TMPFILE.  (What SIGKILL cannot clean up is
+	# the layer's $CACHE/tmp file, removed by `cache prune`.)
 	assert_not_exists "$T/big.sqsh"
-	[ -z "$(find "$T" -maxdepth 1 -name '*.sqsh')" ]
+	[ -z "$(find "$T" -maxdepth 1 -name '*big*')" ] || { find "$T" -maxdepth 1 -name '*big*' >&2; false; }
 	assert_not_exists "$CACHE/blobs/sha256/${big#sha256:}"
 	# Whatever is in the blobs dir is complete and verifies.
 	run --separate-stderr capsa cache verify

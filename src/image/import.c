@@ -187,14 +187,40 @@ static int parse_config(struct import *im, const char *json, size_t len, struct 
 	return 0;
 }
 
+/* Cached like the layers, so that importing an image again downloads
+ * nothing but its manifest. */
+static void cache_config(struct import *im, const char *json, size_t len)
+{
+	struct blob_writer w;
+	struct error ignored = ERROR_INIT;
+
+	if (blobcache_begin(&im->cache, im->manifest.config.digest, 0, &w, &ignored) != 0)
+		return;
+	if (write(w.fd, json, len) == (ssize_t)len)
+		blobcache_commit(&w, NULL, &ignored);
+	else
+		blobcache_abort(&w);
+}
+
 static int load_config(struct import *im, struct error *err)
 {
 	_cleanup_free_ char *json = NULL;
 	size_t len;
+	int fd = -1;
+	enum blob_format fmt;
+	int r = blobcache_lookup(&im->cache, im->manifest.config.digest, &fd, &fmt, err);
 
+	if (r > 0 && fmt == BLOB_VERBATIM) {
+		r = read_fd(fd, CONFIG_MAX_BYTES, &json, &len, err);
+		close(fd);
+		return r < 0 ? -1 : parse_config(im, json, len, err);
+	}
+	if (fd >= 0)
+		close(fd);
 	if (registry_fetch_blob_mem(im->reg, im->manifest.config.digest, im->manifest.config.size, &json, &len,
 				    err) < 0)
 		return error_prefix(err, "image config");
+	cache_config(im, json, len);
 	return parse_config(im, json, len, err);
 }
 

@@ -190,11 +190,15 @@ PY
 }
 
 @test "import: the cache makes a second import download nothing; cache list and prune" {
+	local log=$REG_DIR/logs/plain.log before
 	run --separate-stderr import_plain -o "$T/one.sqsh" "docker://$PLAIN#busybox:latest"
 	assert_success
+	before=$(grep -c '"GET /v2/busybox/blobs/' "$log")
 	run --separate-stderr import_plain -o "$T/two.sqsh" "docker://$PLAIN#busybox:latest"
 	assert_success
 	[[ $stderr == *"Found all layers in cache"* ]] || { echo "$stderr" >&2; false; }
+	# Neither a layer nor the config is fetched again: only the manifest.
+	[ "$(grep -c '"GET /v2/busybox/blobs/' "$log")" = "$before" ] || { tail -5 "$log" >&2; false; }
 	cmp "$T/one.sqsh" "$T/two.sqsh" || diff <(dump_image "$T/one.sqsh") <(dump_image "$T/two.sqsh")
 	run --separate-stderr capsa cache list
 	assert_success

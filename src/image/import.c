@@ -109,21 +109,12 @@ struct counting_sink {
 static int counting_sink(const void *data, size_t len, void *arg, struct error *err)
 {
 	struct counting_sink *s = arg;
-	const char *p = data;
 
-	while (len > 0) {
-		ssize_t n = write(s->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_errno(err, "failed to write to the layer cache");
-		p += n;
-		len -= (size_t)n;
-		/* Workers share the counter with the parent, which only reads it. */
-		if (s->count)
-			__atomic_add_fetch(s->count, (uint64_t)n, __ATOMIC_RELAXED);
-	}
+	if (write_all(s->fd, data, len) < 0)
+		return error_errno(err, "failed to write to the layer cache");
+	/* Workers share the counter with the parent, which only reads it. */
+	if (s->count)
+		__atomic_add_fetch(s->count, (uint64_t)len, __ATOMIC_RELEASE);
 	if (s->im->n_fetchers == 0)
 		report(s->im);
 	return 0;
@@ -196,7 +187,7 @@ static void cache_config(struct import *im, const char *json, size_t len)
 
 	if (blobcache_begin(&im->cache, im->manifest.config.digest, 0, &w, &ignored) != 0)
 		return;
-	if (write(w.fd, json, len) == (ssize_t)len)
+	if (write_all(w.fd, json, len) == 0)
 		blobcache_commit(&w, NULL, &ignored);
 	else
 		blobcache_abort(&w);

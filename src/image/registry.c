@@ -19,6 +19,7 @@
 #include "image/auth.h"
 #include "image/registry.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -305,6 +306,9 @@ static void set_options(struct registry *r, struct xfer *x, const char *url)
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	/* Layers are hundreds of MiB: 16 KiB reads (the default) mean a
+	 * recv, a write and a hash call per 16 KiB. */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
 	if (r->cainfo)
 		curl_easy_setopt(c, CURLOPT_CAINFO, r->cainfo);
 	if (r->capath)
@@ -841,20 +845,7 @@ int registry_fetch_blob_cb(struct registry *r, const char *digest, uint64_t size
 
 static int fd_sink(const void *data, size_t len, void *arg, struct error *err)
 {
-	const char *p = data;
-	int fd = *(int *)arg;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return error_errno(err, "failed to write blob");
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return write_all(*(int *)arg, data, len) < 0 ? error_errno(err, "failed to write blob") : 0;
 }
 
 int registry_fetch_blob(struct registry *r, const char *digest, uint64_t size, int out_fd, struct error *err)

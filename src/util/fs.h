@@ -21,6 +21,10 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 
 /* Write data to dirfd/name through a temporary file and rename(2), so readers
  * never see a partial file. Never follows a symlink at name. */
+/* write(2) until all of data is written (EINTR and short writes); -1 with
+ * errno on failure. */
+int write_all(int fd, const void *data, size_t len);
+
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			 struct error *err);
 

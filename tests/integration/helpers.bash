@@ -433,3 +433,41 @@ assert_error() {
 
 assert_exists() { [ -e "$1" ] || [ -L "$1" ] || { echo "expected $1 to exist" >&2; return 1; }; }
 assert_not_exists() { ! [ -e "$1" ] && ! [ -L "$1" ] || { echo "expected $1 not to exist" >&2; return 1; }; }
+
+# --- the registry test bed (tests/registry), for the import suites ----------
+
+REG=$CAPSA_REPO/tests/registry
+
+# registry_bed_start NAME [TOOL...]: in setup_file, start the registries in a
+# new $REG_DIR. bats cannot skip from setup_file: a missing tool is recorded
+# in REG_SKIP (status 0) and registry_bed_setup skips each test with it.
+registry_bed_start() {
+	local name=$1 c
+	shift
+	export REG_SKIP=
+	for c in docker-registry skopeo openssl htpasswd curl python3 "$@"; do
+		command -v "$c" >/dev/null || { REG_SKIP="$c is not installed"; return 0; }
+	done
+	python3 -c 'import cryptography' 2>/dev/null || { REG_SKIP="python3-cryptography is not installed"; return 0; }
+	REG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-$name.XXXXXX")
+	export REG_DIR
+	chmod 0755 "$REG_DIR"
+	"$REG/start.sh" "$REG_DIR" >&3 2>&1
+}
+
+registry_bed_stop() {
+	[ -n "${REG_DIR:-}" ] || return 0
+	"$REG/stop.sh" "$REG_DIR"
+	rm -rf "$REG_DIR"
+}
+
+# In setup: skip without a test bed, else capsa_setup and the bed's
+# addresses ($PLAIN, $EXP and everything in env.sh).
+registry_bed_setup() {
+	[ -z "$REG_SKIP" ] || skip "$REG_SKIP"
+	capsa_setup
+	# shellcheck source=/dev/null
+	. "$REG_DIR/env.sh"
+	EXP=$REG_DIR/expected
+	PLAIN=$CAPSA_REGISTRY_PLAIN
+}

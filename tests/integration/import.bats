@@ -6,37 +6,16 @@
 
 load helpers
 
-REG=$BATS_TEST_DIRNAME/../registry
-
 setup_file() {
-	local c
-	export REG_SKIP=
-	for c in docker-registry skopeo openssl htpasswd curl python3 zstd; do
-		command -v "$c" >/dev/null || { REG_SKIP="$c is not installed"; return 0; }
-	done
-	python3 -c 'import cryptography' 2>/dev/null || { REG_SKIP="python3-cryptography is not installed"; return 0; }
-	REG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-import.XXXXXX")
-	export REG_DIR
-	chmod 0755 "$REG_DIR"
-	"$REG/start.sh" "$REG_DIR" >&3 2>&1
+	registry_bed_start import zstd
+	[ -n "$REG_SKIP" ] && return 0
 	"$REG/push.sh" "$REG_DIR" >&3 2>&1
 	chmod -R a+rX "$REG_DIR"
 }
 
-teardown_file() {
-	[ -n "${REG_DIR:-}" ] || return 0
-	"$REG/stop.sh" "$REG_DIR"
-	rm -rf "$REG_DIR"
-}
+teardown_file() { registry_bed_stop; }
 
-setup() {
-	[ -z "$REG_SKIP" ] || skip "$REG_SKIP"
-	capsa_setup
-	# shellcheck source=/dev/null
-	. "$REG_DIR/env.sh"
-	EXP=$REG_DIR/expected
-	PLAIN=$CAPSA_REGISTRY_PLAIN
-}
+setup() { registry_bed_setup; }
 
 teardown() { capsa_teardown; }
 

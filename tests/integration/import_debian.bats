@@ -13,19 +13,10 @@
 
 load helpers
 
-REG=$BATS_TEST_DIRNAME/../registry
-
 setup_file() {
-	local c rc=0
-	export REG_SKIP=
-	for c in docker-registry skopeo openssl htpasswd curl python3 unsquashfs; do
-		command -v "$c" >/dev/null || { REG_SKIP="$c is not installed"; return 0; }
-	done
-	python3 -c 'import cryptography' 2>/dev/null || { REG_SKIP="python3-cryptography is not installed"; return 0; }
-	REG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-import-debian.XXXXXX")
-	export REG_DIR
-	chmod 0755 "$REG_DIR"
-	"$REG/start.sh" "$REG_DIR" >&3 2>&1
+	local rc=0
+	registry_bed_start import-debian unsquashfs
+	[ -n "$REG_SKIP" ] && return 0
 	"$REG/mkdebian.sh" "$REG_DIR" 2>"$REG_DIR/mkdebian.err" >&3 || rc=$?
 	if [ "$rc" -eq 77 ]; then
 		REG_SKIP=$(tail -n 1 "$REG_DIR/mkdebian.err")
@@ -37,19 +28,10 @@ setup_file() {
 	chmod -R a+rX "$REG_DIR"
 }
 
-teardown_file() {
-	[ -n "${REG_DIR:-}" ] || return 0
-	"$REG/stop.sh" "$REG_DIR"
-	rm -rf "$REG_DIR"
-}
+teardown_file() { registry_bed_stop; }
 
 setup() {
-	[ -z "$REG_SKIP" ] || skip "$REG_SKIP"
-	capsa_setup
-	# shellcheck source=/dev/null
-	. "$REG_DIR/env.sh"
-	EXP=$REG_DIR/expected
-	PLAIN=$CAPSA_REGISTRY_PLAIN
+	registry_bed_setup
 	# An ASan build imports ~120 MiB more slowly.
 	CAPSA_TEST_TIMEOUT=300
 }

@@ -11,7 +11,6 @@
 
 load helpers
 
-REG=$BATS_TEST_DIRNAME/../registry
 
 # wait_http URL CODE: until URL answers CODE (15 s).
 wait_http() {
@@ -89,17 +88,10 @@ make_big() {
 }
 
 setup_file() {
-	local c
-	export REG_SKIP='' FP_ALT=''
-	for c in docker-registry skopeo openssl htpasswd curl python3 setsid unsquashfs; do
-		command -v "$c" >/dev/null || { REG_SKIP="$c is not installed"; return 0; }
-	done
-	python3 -c 'import cryptography' 2>/dev/null || { REG_SKIP="python3-cryptography is not installed"; return 0; }
-	REG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-faults.XXXXXX")
-	export REG_DIR
-	chmod 0755 "$REG_DIR"
+	export FP_ALT=''
+	registry_bed_start faults setsid unsquashfs
+	[ -n "$REG_SKIP" ] && return 0
 	mkdir -p "$REG_DIR/fp"
-	"$REG/start.sh" "$REG_DIR" >&3 2>&1
 	"$REG/push.sh" "$REG_DIR" >&3 2>&1
 	# shellcheck source=/dev/null
 	. "$REG_DIR/env.sh"
@@ -129,17 +121,11 @@ teardown_file() {
 			kill "$pid" 2>/dev/null || true
 		fi
 	done
-	"$REG/stop.sh" "$REG_DIR"
-	rm -rf "$REG_DIR"
+	registry_bed_stop
 }
 
 setup() {
-	[ -z "$REG_SKIP" ] || skip "$REG_SKIP"
-	capsa_setup
-	# shellcheck source=/dev/null
-	. "$REG_DIR/env.sh"
-	EXP=$REG_DIR/expected
-	PLAIN=$CAPSA_REGISTRY_PLAIN
+	registry_bed_setup
 	FP=127.0.0.1:$FP_PORT
 	local n
 	for n in plain basic token; do

@@ -11,6 +11,7 @@
 
 #include "image/archive_source.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 #define MAX_ENTRIES 100000
@@ -110,6 +111,137 @@ static int extract_all(struct archive *a, int dirfd, struct error *err)
 	if (r != ARCHIVE_EOF)
 		return error_set(err, 0, "failed to read the archive: %s", archive_error_string(a));
 	return 0;
+}
+
+/* The data of an entry ends where the next header starts, less the padding
+ * to 512 bytes: libarchive reports header positions, not data offsets. */
+static void place_previous(struct archive_index *idx, int64_t next_header)
+{
+	struct archive_member *m = idx->n ? &idx->v[idx->n - 1] : NULL;
+	uint64_t padded;
+
+	if (m == NULL || m->offset != UINT64_MAX)
+		return;
+	padded = (m->size + 511) / 512 * 512;
+	m->offset = (uint64_t)next_header >= padded ? (uint64_t)next_header - padded : 0;
+}
+
+static int index_entry(struct archive_index *idx, struct archive_entry *e, struct error *err)
+{
+	const char *name = archive_entry_pathname(e);
+
+	while (name && !strncmp(name, "./", 2))
+		name += 2;
+	if (name == NULL || *name == '\0' || archive_entry_filetype(e) == AE_IFDIR ||
+	    archive_entry_filetype(e) == AE_IFLNK)
+		return 0;
+	if (archive_entry_filetype(e) != AE_IFREG || !name_ok(name) || archive_entry_size(e) < 0)
+		return error_set(err, 0, "unexpected entry '%s' in the archive", name);
+	if (idx->n >= MAX_ENTRIES)
+		return error_set(err, 0, "too many entries in the archive");
+	idx->v = xrealloc(idx->v, (idx->n + 1) * sizeof(*idx->v));
+	idx->v[idx->n++] = (struct archive_member){xstrdup(name), UINT64_MAX, (uint64_t)archive_entry_size(e)};
+	return 0;
+}
+
+static int index_entries(struct archive *a, struct archive_index *idx, struct error *err)
+{
+	struct archive_entry *e;
+	int r;
+
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		if (archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {
+			error_set(err, 0, "compressed archive");
+			err->code = ENOTSUP;
+			return -1;
+		}
+		place_previous(idx, archive_read_header_position(a));
+		if (index_entry(idx, e, err) < 0)
+			return -1;
+	}
+	if (r != ARCHIVE_EOF)
+		return error_set(err, 0, "failed to read the archive: %s", archive_error_string(a));
+	place_previous(idx, archive_read_header_position(a));
+	return 0;
+}
+
+int archive_index_open(const char *file, struct archive_index *ret, struct error *err)
+{
+	struct archive *a = archive_read_new();
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_all(a);
+	if (archive_read_open_filename(a, file, 1 << 16) != ARCHIVE_OK) {
+		error_set(err, 0, "failed to open archive '%s': %s", file, archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	ret->file = xstrdup(file);
+	r = index_entries(a, ret, err);
+	archive_read_free(a);
+	if (r < 0) {
+		archive_index_done(ret);
+		return err->code == ENOTSUP ? -1 : error_prefix(err, "%s", file);
+	}
+	return 0;
+}
+
+void archive_index_done(struct archive_index *idx)
+{
+	for (size_t i = 0; i < idx->n; i++)
+		free(idx->v[i].name);
+	free(idx->v);
+	free(idx->file);
+	memset(idx, 0, sizeof(*idx));
+}
+
+/* As tar extraction would leave it: the last entry of a name wins. */
+const struct archive_member *archive_index_find(const struct archive_index *idx, const char *name)
+{
+	for (size_t i = idx->n; i-- > 0;) {
+		if (!strcmp(idx->v[i].name, name))
+			return &idx->v[i];
+	}
+	return NULL;
+}
+
+int archive_source_open(const struct archive_index *idx, const char *dir, const char *name, uint64_t *ret_offset,
+			uint64_t *ret_size, struct error *err)
+{
+	const struct archive_member *m = idx ? archive_index_find(idx, name) : NULL;
+	_cleanup_free_ char *path = idx ? xstrdup(idx->file) : xasprintf("%s/%s", dir, name);
+	int fd = idx && m == NULL ? -1 : open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return error_set(err, m || !idx ? errno : ENOENT, "missing '%s' in '%s'", name, idx ? idx->file : dir);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return error_set(err, 0, "'%s' is not a regular file", path);
+	}
+	*ret_offset = m ? m->offset : 0;
+	*ret_size = m ? m->size : (uint64_t)st.st_size;
+	if (m && (m->offset > (uint64_t)st.st_size || m->size > (uint64_t)st.st_size - m->offset ||
+		  lseek(fd, (off_t)m->offset, SEEK_SET) < 0)) {
+		close(fd);
+		return error_set(err, 0, "'%s' lies outside the archive '%s'", name, idx->file);
+	}
+	return fd;
+}
+
+int archive_source_read(const struct archive_index *idx, const char *dir, const char *name, size_t max, char **ret,
+			size_t *ret_len, struct error *err)
+{
+	uint64_t offset, size;
+	_cleanup_close_ int fd = archive_source_open(idx, dir, name, &offset, &size, err);
+
+	if (fd < 0)
+		return -1;
+	if (size > max)
+		return error_set(err, E2BIG, "'%s' is too large (%ju bytes)", name, (uintmax_t)size);
+	return read_fd_exact(fd, (size_t)size, ret, ret_len, err);
 }
 
 int archive_unpack(const char *file, const char *dir, struct error *err)

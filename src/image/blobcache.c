@@ -19,7 +19,7 @@
 
 #define HASH_BUF (1024 * 1024)
 
-int sha256_fd(int fd, char ret_hex[65], struct error *err)
+int sha256_fd(int fd, uint64_t len, char ret_hex[65], struct error *err)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	_cleanup_free_ unsigned char *buf = xmalloc(HASH_BUF);
@@ -31,7 +31,7 @@ int sha256_fd(int fd, char ret_hex[65], struct error *err)
 		EVP_MD_CTX_free(ctx);
 		return error_set(err, ENOMEM, "failed to initialise sha256");
 	}
-	while ((n = read(fd, buf, HASH_BUF)) != 0) {
+	while (len > 0 && (n = read(fd, buf, len < HASH_BUF ? len : HASH_BUF)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -39,6 +39,7 @@ int sha256_fd(int fd, char ret_hex[65], struct error *err)
 			return error_errno(err, "failed to read for hashing");
 		}
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		len -= (uint64_t)n;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
@@ -178,7 +179,7 @@ int blobcache_commit(struct blob_writer *w, const char *written_hex, struct erro
 
 	if (written_hex) {
 		snprintf(hex, sizeof(hex), "%s", written_hex);
-	} else if (lseek(w->fd, 0, SEEK_SET) < 0 || sha256_fd(w->fd, hex, err) < 0) {
+	} else if (lseek(w->fd, 0, SEEK_SET) < 0 || sha256_fd(w->fd, UINT64_MAX, hex, err) < 0) {
 		blobcache_abort(w);
 		return -1;
 	}
@@ -218,7 +219,7 @@ int blobcache_verify(struct blobcache *bc, const char *hex, struct error *err)
 
 	if (fd < 0)
 		return error_set(err, errno, "failed to open cache entry %s", hex);
-	if (sha256_fd(fd, got, err) < 0)
+	if (sha256_fd(fd, UINT64_MAX, got, err) < 0)
 		return -1;
 	if (strcmp(got, hex)) {
 		unlinkat(bc->blobsfd, hex, 0);

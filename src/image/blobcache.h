@@ -59,7 +59,8 @@ int blobcache_verify(struct blobcache *bc, const char *hex, struct error *err);
 int blobcache_list(struct blobcache *bc, FILE *out, struct error *err);
 int blobcache_prune(struct blobcache *bc, uint64_t *ret_freed, struct error *err);
 
-/* sha256 of an fd from its current offset, as lowercase hex. */
-int sha256_fd(int fd, char ret_hex[65], struct error *err);
+/* sha256 of the next len bytes of fd (UINT64_MAX: up to the end), from its
+ * current offset, as lowercase hex. */
+int sha256_fd(int fd, uint64_t len, char ret_hex[65], struct error *err);
 
 #endif

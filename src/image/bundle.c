@@ -165,7 +165,7 @@ static int payload_finish(struct payload *p, bool checksum, struct error *err)
 		return error_errno(err, "failed to seek in a bundle payload");
 	p->size = (uint64_t)end;
 	strcpy(p->sha256, "0");
-	if (checksum && (sha256_fd(p->fd, p->sha256, err) < 0 || lseek(p->fd, 0, SEEK_SET) < 0))
+	if (checksum && (sha256_fd(p->fd, UINT64_MAX, p->sha256, err) < 0 || lseek(p->fd, 0, SEEK_SET) < 0))
 		return -1;
 	return 0;
 }

@@ -40,6 +40,8 @@ struct import {
 	const char *arch, *variant;
 	struct oci_ref oci;       /* set for oci:// sources */
 	struct strv layer_paths; /* local sources: verified layer files */
+	uint64_t *layer_ranges;  /* their offset and length (archives), 2 per path */
+	struct archive_index archive; /* oci-archive/docker-archive read in place */
 	char *provenance;
 	char *tmpdir; /* archive sources are unpacked here */
 	pid_t fetchers[MAX_FETCHERS];
@@ -434,7 +436,7 @@ static void merge_progress(size_t index, uint64_t offset, void *arg)
 
 /* Local sources (oci://, archives) have nothing to download: the merge is
  * all there is to show. Returns -1 when there is no progress to report. */
-static int progress_local(struct import *im, char *const *paths, size_t n)
+static int progress_local(struct import *im, const struct layer_src *src, size_t n)
 {
 	struct stat st;
 
@@ -443,8 +445,12 @@ static int progress_local(struct import *im, char *const *paths, size_t n)
 	if (im->progress == NULL) {
 		progress_setup(im, n);
 		for (size_t i = 0; im->progress && i < n; i++) {
-			im->progress[i].digest = strrchr(paths[i], '/') ? strrchr(paths[i], '/') + 1 : paths[i];
-			im->progress[i].size = stat(paths[i], &st) == 0 ? (uint64_t)st.st_size : 0;
+			const char *base = strrchr(src[i].path, '/') ? strrchr(src[i].path, '/') + 1 : src[i].path;
+
+			im->progress[i].digest = im->manifest.n_layers == n ? im->manifest.layers[i].d.digest : base;
+			im->progress[i].size = src[i].length			  ? src[i].length
+					       : stat(src[i].path, &st) == 0 ? (uint64_t)st.st_size
+									   : 0;
 			im->progress[i].downloaded = im->progress[i].size;
 		}
 	}
@@ -496,7 +502,9 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 			strv_push(&storage, im->layer_paths.v[i]);
 		else
 			strv_push_take(&storage, blob_path(im, im->manifest.layers[i].d.digest, &enroot_format));
-		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO};
+		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO, 0, 0};
+		if (im->layer_paths.n > i)
+			src[i].offset = im->layer_ranges[2 * i], src[i].length = im->layer_ranges[2 * i + 1];
 	}
 	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
 	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
@@ -506,7 +514,7 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 		lo.layer_more = layer_more;
 		lo.source_arg = im;
 	}
-	if (progress_local(im, storage.v, n) == 0) {
+	if (progress_local(im, src, n) == 0) {
 		lo.progress = merge_progress;
 		lo.progress_arg = im;
 	}
@@ -579,6 +587,16 @@ static int run_import(struct import *im, const char *output, struct error *err)
 	return r;
 }
 
+static void add_local_layer(struct import *im, char *path, uint64_t offset, uint64_t length)
+{
+	size_t n = im->layer_paths.n;
+
+	strv_push_take(&im->layer_paths, path);
+	im->layer_ranges = xrealloc(im->layer_ranges, 2 * (n + 1) * sizeof(*im->layer_ranges));
+	im->layer_ranges[2 * n] = offset;
+	im->layer_ranges[2 * n + 1] = length;
+}
+
 static int run_import_oci(struct import *im, const char *output, struct error *err)
 {
 	_cleanup_free_ char *config = NULL;
@@ -590,10 +608,11 @@ static int run_import_oci(struct import *im, const char *output, struct error *e
 		return -1;
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		char *path;
+		uint64_t offset;
 
-		if (oci_layout_blob(&im->oci, &im->manifest.layers[i].d, &path, err) < 0)
+		if (oci_layout_blob(&im->oci, &im->manifest.layers[i].d, &path, &offset, err) < 0)
 			return error_prefix(err, "layer %zu", i);
-		strv_push_take(&im->layer_paths, path);
+		add_local_layer(im, path, offset, im->oci.archive ? im->manifest.layers[i].d.size : 0);
 	}
 	return write_squashfs(im, output, err);
 }
@@ -638,31 +657,35 @@ static int unpack_archive(struct import *im, const char *file, struct error *err
 }
 
 /* docker save: layers are plain tars checked against the config's diff_ids. */
-static int docker_archive_layers(struct import *im, const char *root, const char *name, struct error *err)
+/* A `docker save` tree, unpacked in dir or indexed in idx. */
+static int docker_archive_layers(struct import *im, const struct archive_index *idx, const char *dir, const char *name,
+				 struct error *err)
 {
 	_cleanup_free_ char *json = NULL, *config_name = NULL, *config = NULL;
-	_cleanup_close_ int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct strv layers = STRV_INIT;
 	size_t len = 0, clen = 0;
-	int r = read_file_at(dfd, "manifest.json", MANIFEST_MAX_BYTES, &json, &len, err);
+	int r = archive_source_read(idx, dir, "manifest.json", MANIFEST_MAX_BYTES, &json, &len, err);
 
 	if (r == 0)
 		r = docker_archive_select(json, len, name, &config_name, &layers, err);
 	if (r == 0)
-		r = read_file_at(dfd, config_name, CONFIG_MAX_BYTES, &config, &clen, err);
+		r = archive_source_read(idx, dir, config_name, CONFIG_MAX_BYTES, &config, &clen, err);
 	if (r == 0)
 		r = parse_config(im, config, clen, err);
 	if (r == 0 && im->config.diff_ids.n != layers.n)
 		r = error_set(err, 0, "the image config lists %zu layers, the archive %zu", im->config.diff_ids.n, layers.n);
 	for (size_t i = 0; r == 0 && i < layers.n; i++) {
-		_cleanup_close_ int fd = openat(dfd, layers.v[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		const char *want = im->config.diff_ids.v[i] + (strncmp(im->config.diff_ids.v[i], "sha256:", 7) ? 0 : 7);
+		uint64_t offset = 0, size = 0;
+		_cleanup_close_ int fd = archive_source_open(idx, dir, layers.v[i], &offset, &size, err);
 		char hex[65];
 
-		r = fd < 0 ? error_set(err, errno, "missing layer '%s'", layers.v[i]) : sha256_fd(fd, hex, err);
-		if (r == 0 && strcmp(im->config.diff_ids.v[i] + (strncmp(im->config.diff_ids.v[i], "sha256:", 7) ? 0 : 7), hex))
+		r = fd < 0 ? error_prefix(err, "missing layer") : sha256_fd(fd, size, hex, err);
+		if (r == 0 && strcmp(want, hex))
 			r = error_set(err, 0, "Checksum mismatch: layer '%s' is not %s", layers.v[i], im->config.diff_ids.v[i]);
 		if (r == 0)
-			strv_pushf(&im->layer_paths, "%s/%s", root, layers.v[i]);
+			add_local_layer(im, idx ? xstrdup(idx->file) : xasprintf("%s/%s", dir, layers.v[i]), offset,
+					idx ? size : 0);
 	}
 	strv_free(&layers);
 	return r;
@@ -692,24 +715,39 @@ static int engine_save(struct import *im, const char *engine, const char *image,
 	return 0;
 }
 
+/* A plain tar is read in place; a compressed one is unpacked into a
+ * private temporary directory (im->tmpdir) first. */
+static int open_archive(struct import *im, const char *file, struct error *err)
+{
+	struct error probe = ERROR_INIT;
+
+	if (archive_index_open(file, &im->archive, &probe) == 0)
+		return 0;
+	if (probe.code != ENOTSUP) {
+		*err = probe;
+		return -1;
+	}
+	if (im->tmpdir == NULL && unpack_archive(im, NULL, err) < 0)
+		return -1;
+	info(im, "Unpacking %s", file);
+	return archive_unpack(file, im->tmpdir, err);
+}
+
 static int run_import_engine(struct import *im, const char *output, struct error *err)
 {
 	bool podman = !strncmp(im->o->uri, "podman://", 9);
 	const char *image = im->o->uri + (podman ? 9 : 10);
-	_cleanup_free_ char *tar = NULL, *dir = NULL;
+	_cleanup_free_ char *tar = NULL;
 
 	if (*image == '\0' || image[strspn(image, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._:@-")])
 		return error_set(err, 0, "invalid image reference: %s", im->o->uri);
 	if (unpack_archive(im, NULL, err) < 0)
 		return -1;
 	tar = xasprintf("%s/image.tar", im->tmpdir);
-	dir = xasprintf("%s/image", im->tmpdir);
 	if (engine_save(im, podman ? "podman" : "docker", image, tar, err) < 0)
 		return -1;
-	if (mkdir(dir, 0700) < 0 || archive_unpack(tar, dir, err) < 0)
-		return err->msg[0] ? -1 : error_errno(err, "failed to create a directory");
-	unlink(tar);
-	if (docker_archive_layers(im, dir, NULL, err) < 0)
+	if (open_archive(im, tar, err) < 0 ||
+	    docker_archive_layers(im, im->archive.file ? &im->archive : NULL, im->tmpdir, NULL, err) < 0)
 		return -1;
 	return write_squashfs(im, output, err);
 }
@@ -722,11 +760,15 @@ static int run_import_archive(struct import *im, const char *output, struct erro
 
 	if (file == NULL)
 		return error_set(err, ENOENT, "no such archive: %s", im->o->uri);
-	if (unpack_archive(im, file, err) < 0)
+	if (open_archive(im, file, err) < 0)
 		return -1;
-	if (!oci)
-		return docker_archive_layers(im, im->tmpdir, name, err) < 0 ? -1 : write_squashfs(im, output, err);
-	im->oci.dir = xstrdup(im->tmpdir);
+	if (!oci) {
+		if (docker_archive_layers(im, im->archive.file ? &im->archive : NULL, im->tmpdir, name, err) < 0)
+			return -1;
+		return write_squashfs(im, output, err);
+	}
+	im->oci.dir = xstrdup(im->archive.file ? file : im->tmpdir);
+	im->oci.archive = im->archive.file ? &im->archive : NULL;
 	im->oci.name = TAKE_PTR(name);
 	return run_import_oci(im, output, err);
 }
@@ -822,6 +864,8 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 	image_ref_done(&im.ref);
 	oci_ref_done(&im.oci);
 	strv_free(&im.layer_paths);
+	free(im.layer_ranges);
+	archive_index_done(&im.archive);
 	free(im.provenance);
 	if (im.progress)
 		munmap(im.progress, im.n_progress * sizeof(*im.progress));

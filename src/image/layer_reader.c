@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,10 @@ static void pause_1ms(void)
 
 static ssize_t read_file(struct layer_reader *r, void *buf, size_t len)
 {
+	if (len > r->left)
+		len = (size_t)r->left;
+	if (len == 0)
+		return 0;
 	for (;;) {
 		ssize_t n = read(r->fd, buf, len);
 		int more;
@@ -25,6 +30,8 @@ static ssize_t read_file(struct layer_reader *r, void *buf, size_t len)
 			continue;
 		if (n < 0)
 			return error_errno(r->err, "failed to read a layer");
+		if (n > 0 && r->left != UINT64_MAX)
+			r->left -= (uint64_t)n;
 		if (n > 0 || r->more == NULL)
 			return n;
 		more = r->more(r->index, r->more_arg, r->err);

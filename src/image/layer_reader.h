@@ -21,6 +21,7 @@ struct layer_reader {
 	layer_more_fn more; /* NULL: the file is complete */
 	void *more_arg;
 	struct error *err;
+	uint64_t left; /* bytes of the layer still to read (UINT64_MAX: to the end) */
 	unsigned char head[4]; /* peeked bytes, served first */
 	size_t head_len, head_pos;
 };

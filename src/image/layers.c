@@ -939,7 +939,7 @@ static int open_layer(struct ctx *c, size_t i, struct layer_reader *lr)
 	const struct layer_src *l = &c->layers[i];
 
 	c->layer_name = l->path;
-	*lr = (struct layer_reader){.fd = -1, .index = i, .err = c->err};
+	*lr = (struct layer_reader){.fd = -1, .index = i, .err = c->err, .left = UINT64_MAX};
 	c->a = archive_read_new();
 	if (c->a == NULL)
 		return error_set(c->err, ENOMEM, "failed to set up the tar reader");
@@ -954,6 +954,13 @@ static int open_layer(struct ctx *c, size_t i, struct layer_reader *lr)
 		lr->fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (lr->fd < 0)
 			error_set(c->err, errno, "failed to open layer '%s'", l->path);
+		else if (l->length > 0)
+			lr->left = l->length;
+		if (lr->fd >= 0 && l->offset > 0 && lseek(lr->fd, (off_t)l->offset, SEEK_SET) < 0) {
+			error_set(c->err, errno, "failed to seek in '%s'", l->path);
+			close(lr->fd);
+			lr->fd = -1;
+		}
 	}
 	return lr->fd < 0 ? -1 : open_archive(c, l, lr);
 }
@@ -989,7 +996,7 @@ static int for_each_entry(struct ctx *c, size_t i, int (*fn)(struct ctx *c, void
 			r = fn(c, arg);
 		c->ord++;
 		if (c->o->progress)
-			c->o->progress(i, (uint64_t)lseek(lr.fd, 0, SEEK_CUR), c->o->progress_arg);
+			c->o->progress(i, (uint64_t)lseek(lr.fd, 0, SEEK_CUR) - c->layers[i].offset, c->o->progress_arg);
 	}
 	close_layer(c, &lr);
 	return r;

@@ -15,6 +15,7 @@
 struct layer_src {
 	const char *path; /* the blob file */
 	enum layer_src_format { LAYER_SRC_AUTO, LAYER_SRC_GZIP, LAYER_SRC_ZSTD, LAYER_SRC_TAR } comp;
+	uint64_t offset, length; /* a blob inside an archive; length 0: the whole file */
 };
 
 /* Written on top of everything, like enroot's layer 0. Owned by 0:0. */

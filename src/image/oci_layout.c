@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image/archive_source.h"
 #include "image/blobcache.h"
 #include "image/oci_layout.h"
 #include "util/cleanup.h"
@@ -41,39 +42,41 @@ void oci_ref_done(struct oci_ref *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int open_blob(const struct oci_ref *ref, const struct descriptor *d, struct error *err)
+/* The fd is at the blob's data, whose size was checked. */
+static int open_blob(const struct oci_ref *ref, const struct descriptor *d, uint64_t *ret_offset, struct error *err)
 {
-	_cleanup_free_ char *path = xasprintf("%s/blobs/sha256/%s", ref->dir, d->digest + 7);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
+	_cleanup_free_ char *name = xasprintf("blobs/sha256/%s", d->digest + 7);
+	uint64_t size;
+	int fd = archive_source_open(ref->archive, ref->dir, name, ret_offset, &size, err);
 
 	if (fd < 0)
-		return error_set(err, errno, "missing blob %s in the layout", d->digest);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != d->size) {
+		return error_set(err, err->code, "missing blob %s in the layout", d->digest);
+	if (size != d->size) {
 		close(fd);
 		return error_set(err, 0, "blob %s has the wrong size in the layout", d->digest);
 	}
 	return fd;
 }
 
-static int verify_fd(int fd, const struct descriptor *d, struct error *err)
+static int verify_fd(int fd, uint64_t offset, const struct descriptor *d, struct error *err)
 {
 	char hex[65];
 
-	if (sha256_fd(fd, hex, err) < 0)
+	if (sha256_fd(fd, d->size, hex, err) < 0)
 		return -1;
 	if (strcmp(hex, d->digest + 7))
 		return error_set(err, 0, "Checksum mismatch: %s", d->digest);
-	return lseek(fd, 0, SEEK_SET) < 0 ? error_errno(err, "failed to rewind") : 0;
+	return lseek(fd, (off_t)offset, SEEK_SET) < 0 ? error_errno(err, "failed to rewind") : 0;
 }
 
-int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char **ret_path, struct error *err)
+int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char **ret_path, uint64_t *ret_offset,
+		    struct error *err)
 {
-	_cleanup_close_ int fd = open_blob(ref, d, err);
+	_cleanup_close_ int fd = open_blob(ref, d, ret_offset, err);
 
-	if (fd < 0 || verify_fd(fd, d, err) < 0)
+	if (fd < 0 || verify_fd(fd, *ret_offset, d, err) < 0)
 		return -1;
-	*ret_path = xasprintf("%s/blobs/sha256/%s", ref->dir, d->digest + 7);
+	*ret_path = ref->archive ? xstrdup(ref->archive->file) : xasprintf("%s/blobs/sha256/%s", ref->dir, d->digest + 7);
 	return 0;
 }
 
@@ -82,26 +85,29 @@ static int read_blob(const struct oci_ref *ref, const struct descriptor *d, size
 		     struct error *err)
 {
 	_cleanup_close_ int fd = -1;
+	uint64_t offset;
 
 	if (d->size > max)
 		return error_set(err, 0, "blob %s is too large (%ju bytes)", d->digest, (uintmax_t)d->size);
-	fd = open_blob(ref, d, err);
-	if (fd < 0 || verify_fd(fd, d, err) < 0)
+	fd = open_blob(ref, d, &offset, err);
+	if (fd < 0 || verify_fd(fd, offset, d, err) < 0)
 		return -1;
-	return read_fd(fd, max, ret, len, err);
+	return read_fd_exact(fd, d->size, ret, len, err);
 }
 
 static int resolve_manifest(const struct oci_ref *ref, const char *arch, const char *variant, char **ret,
 			    size_t *ret_len, struct error *err)
 {
 	_cleanup_free_ char *index = NULL;
-	_cleanup_close_ int dfd = open(ref->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
 	struct descriptor d = {0};
 	enum manifest_kind kind;
+	uint64_t offset, size;
 	size_t len;
 	int r;
 
-	if (dfd < 0 || read_file_at(dfd, "index.json", MANIFEST_MAX_BYTES, &index, &len, err) < 0)
+	fd = archive_source_open(ref->archive, ref->dir, "index.json", &offset, &size, err);
+	if (fd < 0 || size > MANIFEST_MAX_BYTES || read_fd_exact(fd, size, &index, &len, err) < 0)
 		return error_prefix(err, "'%s' is not an OCI image layout", ref->dir);
 	r = index_find_ref(index, len, ref->name, &d, err);
 	for (int depth = 0; r == 0; depth++) {

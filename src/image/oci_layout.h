@@ -5,13 +5,18 @@
 #define CAPSA_IMAGE_OCI_LAYOUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "image/manifest.h"
 #include "util/error.h"
 
+struct archive_index;
+
 struct oci_ref {
 	char *dir;  /* absolute */
 	char *name; /* ref.name annotation, NULL: the only image */
+	/* Set for oci-archive://: files are read in place from the tar. */
+	const struct archive_index *archive;
 };
 
 int oci_ref_parse(const char *uri, struct oci_ref *ret, struct error *err);
@@ -21,7 +26,9 @@ void oci_ref_done(struct oci_ref *r);
 int oci_layout_resolve(const struct oci_ref *ref, const char *arch, const char *variant, struct manifest *ret,
 		       char **ret_config, size_t *ret_config_len, struct error *err);
 
-/* Path of a blob, after checking its size and sha256. */
-int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char **ret_path, struct error *err);
+/* Where a blob lies (a file, and an offset in it for an archive), after
+ * checking its size and sha256. */
+int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char **ret_path, uint64_t *ret_offset,
+		    struct error *err);
 
 #endif

@@ -34,7 +34,7 @@ int bundle_check_image(const struct bundle_info *b, struct error *err)
 				 b->path, (intmax_t)st.st_size, (uintmax_t)(b->image_offset + b->image_size));
 	if (!strcmp(b->image_sha256, "0"))
 		return 0;
-	if (lseek(fd, (off_t)b->image_offset, SEEK_SET) < 0 || sha256_fd(fd, hex, err) < 0)
+	if (lseek(fd, (off_t)b->image_offset, SEEK_SET) < 0 || sha256_fd(fd, UINT64_MAX, hex, err) < 0)
 		return -1;
 	if (strcmp(hex, b->image_sha256))
 		return error_set(err, 0, "Checksum validation failed: the image in '%s' is corrupt", b->path);

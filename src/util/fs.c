@@ -66,6 +66,29 @@ int read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct error *err)
 	return 0;
 }
 
+int read_fd_exact(int fd, size_t n, char **ret, size_t *ret_len, struct error *err)
+{
+	_cleanup_free_ char *buf = xmalloc(n + 1);
+	size_t len = 0;
+
+	while (len < n) {
+		ssize_t k = read(fd, buf + len, n - len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return error_errno(err, "failed to read");
+		if (k == 0)
+			return error_set(err, EIO, "unexpected end of file after %zu of %zu bytes", len, n);
+		len += (size_t)k;
+	}
+	buf[n] = '\0';
+	if (ret_len != NULL)
+		*ret_len = n;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -16,6 +16,8 @@ int mkdir_p(const char *path, mode_t mode, struct error *err);
 
 /* Read everything from fd (at most max bytes, else E2BIG); NUL-terminated. */
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct error *err);
+/* Exactly n bytes from fd's offset (NUL-terminated); a short file is EIO. */
+int read_fd_exact(int fd, size_t n, char **ret, size_t *ret_len, struct error *err);
 /* Read a whole file (at most max bytes, else E2BIG). *ret is NUL-terminated. */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err);
 

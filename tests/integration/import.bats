@@ -292,12 +292,21 @@ PY
 	tar -C "$REG_DIR/layouts/multilayer" -cf "$T/ml-oci.tar" .
 	skopeo --insecure-policy copy -q "oci:$REG_DIR/layouts/multilayer:latest" "docker-archive:$T/ml-docker.tar:ml:v1"
 	capsa_chown "$T/ml-oci.tar" "$T/ml-docker.tar"
-	run --separate-stderr capsa import -o "$T/a.sqsh" "oci-archive://$T/ml-oci.tar"
+	# Plain tars are read in place: nothing goes to TEMP_PATH (made unusable).
+	run --separate-stderr capsa CAPSA_TEMP_PATH=/nonexistent import -o "$T/a.sqsh" "oci-archive://$T/ml-oci.tar"
 	assert_success
 	diff <(expected multilayer) <(dump_image "$T/a.sqsh" | grep -v $'^/fx/work dir\t')
-	run --separate-stderr capsa import -o "$T/b.sqsh" "docker-archive://$T/ml-docker.tar:ml:v1"
+	run --separate-stderr capsa CAPSA_TEMP_PATH=/nonexistent import -o "$T/b.sqsh" "docker-archive://$T/ml-docker.tar:ml:v1"
 	assert_success
 	diff <(expected multilayer) <(dump_image "$T/b.sqsh" | grep -v $'^/fx/work dir\t')
+	# A compressed one is unpacked to TEMP_PATH first, then removed.
+	gzip -c "$T/ml-oci.tar" >"$T/ml-oci.tar.gz"
+	capsa_chown "$T/ml-oci.tar.gz"
+	run --separate-stderr capsa import -o "$T/gz.sqsh" "oci-archive://$T/ml-oci.tar.gz"
+	assert_success
+	[[ $stderr == *"Unpacking"* ]] || { echo "$stderr" >&2; false; }
+	diff <(expected multilayer) <(dump_image "$T/gz.sqsh" | grep -v $'^/fx/work dir\t')
+	[ -z "$(ls -A "$T/tmp")" ] || { ls -la "$T/tmp" >&2; false; }
 	# Default name from the file; no temporary tree is left behind.
 	run --separate-stderr capsa import "docker-archive://$T/ml-docker.tar"
 	assert_success

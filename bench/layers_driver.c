@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 	}
 	l = xcalloc((size_t)argc - 2, sizeof(*l));
 	for (int i = 2; i < argc; i++)
-		l[i - 2] = (struct layer_src){argv[i], LAYER_SRC_AUTO};
+		l[i - 2] = (struct layer_src){argv[i], LAYER_SRC_AUTO, 0, 0};
 	r = layers_to_squashfs(l, (size_t)argc - 2, argv[1], &opts, &err);
 	free(l);
 	if (r < 0) {

@@ -88,7 +88,7 @@ static struct layer_src layer(const char *name, const char *comp, const char *bo
 {
 	_cleanup_free_ char *py = xasprintf("%s/%s.py", workdir, name);
 	_cleanup_free_ char *script = xasprintf("%s%s\nt.close()\n", py_preamble, body);
-	struct layer_src l = {xasprintf("%s/%s.tar", workdir, name), LAYER_SRC_AUTO};
+	struct layer_src l = {xasprintf("%s/%s.tar", workdir, name), LAYER_SRC_AUTO, 0, 0};
 
 	write_text(py, script);
 	if (run("%s '%s' '%s'", python, py, l.path) != 0)
@@ -439,7 +439,7 @@ TEST(hostile_paths_stay_inside)
 TEST(symlink_in_lower_layer)
 {
 	_cleanup_free_ char *ls = NULL, *out = NULL;
-	struct layer_src l[2] = {{NULL, LAYER_SRC_AUTO}, {NULL, LAYER_SRC_AUTO}};
+	struct layer_src l[2] = {{NULL, LAYER_SRC_AUTO, 0, 0}, {NULL, LAYER_SRC_AUTO, 0, 0}};
 	struct error err = ERROR_INIT;
 
 	setup();
@@ -518,7 +518,7 @@ TEST(gzip_bomb_stops_early)
 		      "cat hdr.gz $(for i in $(seq 32); do echo z.gz; done) > '%s'",
 		      workdir, python, bomb),
 		  0);
-	l = (struct layer_src){bomb, LAYER_SRC_GZIP};
+	l = (struct layer_src){bomb, LAYER_SRC_GZIP, 0, 0};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_FAILS(layers_to_squashfs(&l, 1, out, &o, &err));
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -31,10 +31,14 @@ fi
 payload "$runtime_offset" "$runtime_size" | tar -xzf - -C "$tmp" ||
 	die "failed to unpack the capsa runtime from $self (truncated download?)"
 capsa=$tmp/bin/capsa
-if ! "$capsa" version >/dev/null 2>&1; then
+"$capsa" version >/dev/null 2>&1
+rc=$?
+if [ "$rc" -ne 0 ]; then
+	# 126: not executable there, typically a noexec /tmp on a cluster node.
+	[ "$rc" -ne 126 ] || why="$tmpbase does not allow running programs (noexec): point TMPDIR or CAPSA_TEMP_PATH elsewhere"
 	missing=$(ldd "$capsa" 2>/dev/null | awk '/not found/ { printf "%s ", $1 }')
 	capsa=$(command -v capsa) ||
-		die "the capsa in this bundle cannot run on this host (missing: ${missing:-see ldd}) and no capsa is installed"
+		die "${why:-the capsa in this bundle cannot run on this host (missing: ${missing:-see ldd})} and no capsa is installed"
 fi
 exec "$capsa" __bundle-run --bundle "$self" --runtime-dir "$tmp" --target "$target" \
 	--description "$description" --compression "$compression" --runtime-version "$runtime_version" \

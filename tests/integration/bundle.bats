@@ -204,3 +204,19 @@ rw"
 	assert_output_contains "User and mount namespaces for this user"
 	assert_tmp_clean
 }
+
+@test "bundle run: a noexec TMPDIR gives an error with the fix and leaves nothing" {
+	require_root
+	run capsa bundle busybox.sqsh
+	assert_success
+	local -a _cmd
+	mkdir -p "$T/noexec"
+	_capsa_cmd user TMPDIR="$T/noexec" CAPSA_TEMP_PATH="$T/noexec" PATH=/usr/bin:/bin -- busybox.run /bin/true
+	_cmd=("${_cmd[@]:0:${#_cmd[@]}-3}" sh busybox.run /bin/true)
+	run --separate-stderr unshare -m --propagation private sh -c \
+		'mount -t tmpfs -o noexec,mode=1777 tmpfs "$0" && cd "$1" && shift && "$@"; rc=$?; ls -A "$0" >&2; exit $rc' \
+		"$T/noexec" "$WORK" "${_cmd[@]}"
+	assert_error "noexec"
+	[[ $stderr == *"CAPSA_TEMP_PATH"* ]] || { echo "$stderr" >&2; false; }
+	[[ $stderr != *capsa-bundle.* ]] || { echo "left in TMPDIR: $stderr" >&2; false; }
+}

@@ -640,7 +640,8 @@ static char *split_archive(const char *rest, char **ret_name)
 	}
 }
 
-static int unpack_archive(struct import *im, const char *file, struct error *err)
+/* A private temporary directory, removed at the end of the import. */
+static int make_tmpdir(struct import *im, struct error *err)
 {
 	im->tmpdir = xasprintf("%s/capsa-archive.XXXXXX", config_get(im->cfg, "TEMP_PATH"));
 	if (mkdtemp(im->tmpdir) == NULL) {
@@ -650,10 +651,7 @@ static int unpack_archive(struct import *im, const char *file, struct error *err
 		im->tmpdir = NULL;
 		return error_set(err, e, "failed to create a temporary directory in '%s'", config_get(im->cfg, "TEMP_PATH"));
 	}
-	if (file == NULL)
-		return 0;
-	info(im, "Unpacking %s", file);
-	return archive_unpack(file, im->tmpdir, err);
+	return 0;
 }
 
 /* docker save: layers are plain tars checked against the config's diff_ids. */
@@ -727,7 +725,7 @@ static int open_archive(struct import *im, const char *file, struct error *err)
 		*err = probe;
 		return -1;
 	}
-	if (im->tmpdir == NULL && unpack_archive(im, NULL, err) < 0)
+	if (im->tmpdir == NULL && make_tmpdir(im, err) < 0)
 		return -1;
 	info(im, "Unpacking %s", file);
 	return archive_unpack(file, im->tmpdir, err);
@@ -741,7 +739,7 @@ static int run_import_engine(struct import *im, const char *output, struct error
 
 	if (*image == '\0' || image[strspn(image, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._:@-")])
 		return error_set(err, 0, "invalid image reference: %s", im->o->uri);
-	if (unpack_archive(im, NULL, err) < 0)
+	if (make_tmpdir(im, err) < 0)
 		return -1;
 	tar = xasprintf("%s/image.tar", im->tmpdir);
 	if (engine_save(im, podman ? "podman" : "docker", image, tar, err) < 0)

@@ -85,27 +85,51 @@ static int extract_file(struct archive *a, int dirfd, const char *path, struct e
 	return 0;
 }
 
+/* 1 with *ret_name (without "./") for a file to take, 0 for an entry to
+ * skip, -1 for one these formats never hold. */
+static int entry_name(struct archive_entry *e, const char **ret_name, struct error *err)
+{
+	const char *name = archive_entry_pathname(e);
+
+	while (name && !strncmp(name, "./", 2))
+		name += 2;
+	/* Legacy `docker save` trees link <id>/layer.tar to the blobs that
+	 * manifest.json names: the links are not needed. */
+	if (name == NULL || *name == '\0' || archive_entry_filetype(e) == AE_IFDIR ||
+	    archive_entry_filetype(e) == AE_IFLNK)
+		return 0;
+	if (archive_entry_filetype(e) != AE_IFREG || !name_ok(name) || archive_entry_size(e) < 0)
+		return error_set(err, 0, "unexpected entry '%s' in the archive", name);
+	*ret_name = name;
+	return 1;
+}
+
+static struct archive *open_tar(const char *file, size_t block, struct error *err)
+{
+	struct archive *a = archive_read_new();
+
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_all(a);
+	if (archive_read_open_filename(a, file, block) != ARCHIVE_OK) {
+		error_set(err, 0, "failed to open archive '%s': %s", file, archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
 static int extract_all(struct archive *a, int dirfd, struct error *err)
 {
 	struct archive_entry *e;
+	const char *name;
 	size_t n = 0;
 	int r;
 
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
-
-		while (name && !strncmp(name, "./", 2))
-			name += 2;
 		if (++n > MAX_ENTRIES)
 			return error_set(err, 0, "too many entries in the archive");
-		/* Legacy `docker save` trees link <id>/layer.tar to the blobs that
-		 * manifest.json names: the links are not needed. */
-		if (name == NULL || *name == '\0' || archive_entry_filetype(e) == AE_IFDIR ||
-		    archive_entry_filetype(e) == AE_IFLNK)
-			continue;
-		if (archive_entry_filetype(e) != AE_IFREG || !name_ok(name))
-			return error_set(err, 0, "unexpected entry '%s' in the archive", name ? name : "");
-		if (extract_file(a, dirfd, name, err) < 0)
+		r = entry_name(e, &name, err);
+		if (r < 0 || (r > 0 && extract_file(a, dirfd, name, err) < 0))
 			return -1;
 	}
 	if (r != ARCHIVE_EOF)
@@ -128,15 +152,11 @@ static void place_previous(struct archive_index *idx, int64_t next_header)
 
 static int index_entry(struct archive_index *idx, struct archive_entry *e, struct error *err)
 {
-	const char *name = archive_entry_pathname(e);
+	const char *name;
+	int r = entry_name(e, &name, err);
 
-	while (name && !strncmp(name, "./", 2))
-		name += 2;
-	if (name == NULL || *name == '\0' || archive_entry_filetype(e) == AE_IFDIR ||
-	    archive_entry_filetype(e) == AE_IFLNK)
-		return 0;
-	if (archive_entry_filetype(e) != AE_IFREG || !name_ok(name) || archive_entry_size(e) < 0)
-		return error_set(err, 0, "unexpected entry '%s' in the archive", name);
+	if (r <= 0)
+		return r;
 	if (idx->n >= MAX_ENTRIES)
 		return error_set(err, 0, "too many entries in the archive");
 	idx->v = xrealloc(idx->v, (idx->n + 1) * sizeof(*idx->v));
@@ -167,17 +187,13 @@ static int index_entries(struct archive *a, struct archive_index *idx, struct er
 
 int archive_index_open(const char *file, struct archive_index *ret, struct error *err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	archive_read_support_format_tar(a);
-	archive_read_support_filter_all(a);
-	if (archive_read_open_filename(a, file, 1 << 16) != ARCHIVE_OK) {
-		error_set(err, 0, "failed to open archive '%s': %s", file, archive_error_string(a));
-		archive_read_free(a);
+	a = open_tar(file, 1 << 16, err);
+	if (a == NULL)
 		return -1;
-	}
 	ret->file = xstrdup(file);
 	r = index_entries(a, ret, err);
 	archive_read_free(a);
@@ -246,21 +262,15 @@ int archive_source_read(const struct archive_index *idx, const char *dir, const 
 
 int archive_unpack(const char *file, const char *dir, struct error *err)
 {
-	struct archive *a = archive_read_new();
 	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct archive *a;
 	int r;
 
-	if (dirfd < 0) {
-		archive_read_free(a);
+	if (dirfd < 0)
 		return error_set(err, errno, "failed to open '%s'", dir);
-	}
-	archive_read_support_format_tar(a);
-	archive_read_support_filter_all(a);
-	if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
-		error_set(err, 0, "failed to open archive '%s': %s", file, archive_error_string(a));
-		archive_read_free(a);
+	a = open_tar(file, 1 << 20, err);
+	if (a == NULL)
 		return -1;
-	}
 	r = extract_all(a, dirfd, err);
 	archive_read_free(a);
 	return r < 0 ? error_prefix(err, "%s", file) : 0;

@@ -382,10 +382,8 @@ static int create_output(struct bundle_build *b, int *ret_fd, struct error *err)
 
 static int publish(struct bundle_build *b, struct error *err)
 {
-	int r = b->o->force ? rename(b->tmp, b->output) : renameat2(AT_FDCWD, b->tmp, AT_FDCWD, b->output, RENAME_NOREPLACE);
+	int r = b->o->force ? rename(b->tmp, b->output) : rename_noreplace(b->tmp, b->output);
 
-	if (r < 0 && errno == EINVAL && !b->o->force && link(b->tmp, b->output) == 0)
-		r = unlink(b->tmp);
 	if (r < 0)
 		return error_set(err, errno, errno == EEXIST ? "file already exists: %s (use -f to overwrite it)"
 							     : "failed to rename the bundle to '%s'",

@@ -40,7 +40,9 @@ struct import {
 	const char *arch, *variant;
 	struct oci_ref oci;       /* set for oci:// sources */
 	struct strv layer_paths; /* local sources: verified layer files */
-	uint64_t *layer_ranges;  /* their offset and length (archives), 2 per path */
+	struct layer_range {
+		uint64_t offset, length; /* inside an archive; length 0: the whole file */
+	} *layer_ranges;         /* one per layer_paths entry */
 	struct archive_index archive; /* oci-archive/docker-archive read in place */
 	char *provenance;
 	char *tmpdir; /* archive sources are unpacked here */
@@ -117,8 +119,7 @@ static int counting_sink(const void *data, size_t len, void *arg, struct error *
 	/* Workers share the counter with the parent, which only reads it. */
 	if (s->count)
 		__atomic_add_fetch(s->count, (uint64_t)len, __ATOMIC_RELEASE);
-	if (s->im->n_fetchers == 0)
-		report(s->im);
+	report(s->im);
 	return 0;
 }
 
@@ -434,9 +435,10 @@ static void merge_progress(size_t index, uint64_t offset, void *arg)
 	report(im);
 }
 
-/* Local sources (oci://, archives) have nothing to download: the merge is
- * all there is to show. Returns -1 when there is no progress to report. */
-static int progress_local(struct import *im, const struct layer_src *src, size_t n)
+/* The rows the merge reports into: the download rows, or for local sources
+ * (oci://, archives), which download nothing, rows made here. Returns -1
+ * when there is no progress to report. */
+static int progress_for_merge(struct import *im, const struct layer_src *src, size_t n)
 {
 	struct stat st;
 
@@ -461,12 +463,7 @@ static int progress_local(struct import *im, const struct layer_src *src, size_t
  * cleanly instead of replacing it (enroot has no lock here). */
 static int publish(const char *tmp, const char *output, struct error *err)
 {
-	int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, output, RENAME_NOREPLACE);
-
-	/* NFS lacks RENAME_NOREPLACE; link(2) fails on EEXIST atomically there. */
-	if (r < 0 && errno == EINVAL && link(tmp, output) == 0)
-		r = 0;
-	if (r < 0) {
+	if (rename_noreplace(tmp, output) < 0) {
 		int e = errno;
 
 		unlink(tmp);
@@ -474,7 +471,6 @@ static int publish(const char *tmp, const char *output, struct error *err)
 			return error_set(err, 0, "file already exists: %s (another import finished first)", output);
 		return error_set(err, e, "failed to publish '%s'", output);
 	}
-	unlink(tmp);
 	return 0;
 }
 
@@ -497,14 +493,14 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 		extra[i] = (struct extra_file){paths[i], files[i], strlen(files[i]), 0644};
 	for (size_t i = 0; i < n; i++) {
 		bool enroot_format;
+		struct layer_range rg;
 
 		if (im->layer_paths.n > i)
 			strv_push(&storage, im->layer_paths.v[i]);
 		else
 			strv_push_take(&storage, blob_path(im, im->manifest.layers[i].d.digest, &enroot_format));
-		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO, 0, 0};
-		if (im->layer_paths.n > i)
-			src[i].offset = im->layer_ranges[2 * i], src[i].length = im->layer_ranges[2 * i + 1];
+		rg = im->layer_paths.n > i ? im->layer_ranges[i] : (struct layer_range){0, 0};
+		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO, rg.offset, rg.length};
 	}
 	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
 	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
@@ -514,7 +510,7 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 		lo.layer_more = layer_more;
 		lo.source_arg = im;
 	}
-	if (progress_local(im, src, n) == 0) {
+	if (progress_for_merge(im, src, n) == 0) {
 		lo.progress = merge_progress;
 		lo.progress_arg = im;
 	}
@@ -592,9 +588,8 @@ static void add_local_layer(struct import *im, char *path, uint64_t offset, uint
 	size_t n = im->layer_paths.n;
 
 	strv_push_take(&im->layer_paths, path);
-	im->layer_ranges = xrealloc(im->layer_ranges, 2 * (n + 1) * sizeof(*im->layer_ranges));
-	im->layer_ranges[2 * n] = offset;
-	im->layer_ranges[2 * n + 1] = length;
+	im->layer_ranges = xrealloc(im->layer_ranges, (n + 1) * sizeof(*im->layer_ranges));
+	im->layer_ranges[n] = (struct layer_range){offset, length};
 }
 
 static int run_import_oci(struct import *im, const char *output, struct error *err)

@@ -91,6 +91,13 @@ char *bundle_target_path(const struct bundle_info *b)
 	return path_absolute(b->target);
 }
 
+char *bundle_runtime_dir(const char *target)
+{
+	const char *slash = strrchr(target, '/');
+
+	return xasprintf("%.*s/.%s", (int)(slash - target), target, slash + 1);
+}
+
 static int check_space(const char *dir, uint64_t need_kb, struct error *err)
 {
 	struct statvfs vfs;
@@ -105,9 +112,9 @@ static int check_space(const char *dir, uint64_t need_kb, struct error *err)
 int bundle_extract(const struct bundle_info *b, const char *target, const struct sqfs_unpack_opts *progress,
 		   struct error *err)
 {
-	_cleanup_free_ char *copy = xstrdup(target), *copy2 = xstrdup(target);
-	const char *parent = dirname(copy), *name = basename(copy2);
-	_cleanup_free_ char *rundir = xasprintf("%s/.%s", parent, name);
+	_cleanup_free_ char *copy = xstrdup(target);
+	const char *parent = dirname(copy);
+	_cleanup_free_ char *rundir = bundle_runtime_dir(target);
 	_cleanup_close_ int dst = -1;
 	struct sqfs_unpack_opts o = *progress;
 	struct error ignored = ERROR_INIT;

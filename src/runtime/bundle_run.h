@@ -30,6 +30,9 @@ int bundle_apply_environment(const struct bundle_info *b, struct error *err);
 /* The target resolved against the working directory. */
 char *bundle_target_path(const struct bundle_info *b);
 
+/* The sibling runtime directory of an absolute target: DIR/.NAME. */
+char *bundle_runtime_dir(const char *target);
+
 /* -k/-x: create target (it must not exist) 0700 with a sibling .NAME
  * runtime directory and extract the image into it; removed on failure. */
 int bundle_extract(const struct bundle_info *b, const char *target, const struct sqfs_unpack_opts *progress,

@@ -117,6 +117,17 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* NFS lacks RENAME_NOREPLACE; link(2) fails on EEXIST atomically there. */
+	if (errno != EINVAL || link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			 struct error *err)
 {

@@ -27,6 +27,10 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
  * errno on failure. */
 int write_all(int fd, const void *data, size_t len);
 
+/* rename(2) that fails with EEXIST instead of replacing to (the first of
+ * two writers wins); -1 with errno. */
+int rename_noreplace(const char *from, const char *to);
+
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			 struct error *err);
 

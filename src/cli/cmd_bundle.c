@@ -228,12 +228,10 @@ static int extract(const struct bundle_info *b, const char *target, bool quiet, 
  * must outlive the start. */
 static void use_extracted(struct config *cfg, const char *target, struct start_opts *o)
 {
-	_cleanup_free_ char *copy = xstrdup(target), *copy2 = xstrdup(target);
-	_cleanup_free_ char *rundir = NULL;
-	const char *parent = dirname(copy);
+	_cleanup_free_ char *rundir = bundle_runtime_dir(target);
+	_cleanup_free_ char *parent = xstrndup(target, (size_t)(strrchr(target, '/') - target));
 
-	rundir = xasprintf("%s/.%s", parent, basename(copy2));
-	config_set(cfg, "DATA_PATH", parent);
+	config_set(cfg, "DATA_PATH", *parent ? parent : "/");
 	config_set(cfg, "RUNTIME_PATH", rundir);
 	o->rootfs_arg = strrchr(target, '/') + 1;
 }

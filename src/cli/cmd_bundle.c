@@ -265,6 +265,8 @@ static int run_bundle(struct config *cfg, const struct bundle_info *b, struct ru
 	a->start.o->argv = argv;
 	a->start.o->argc = argc;
 	if (a->keep) {
+		if (target == NULL)
+			return log_error("cannot extract to '%s': its parent directory does not exist", b->target), 1;
 		if (extract(b, target, a->quiet, &err) < 0)
 			return cli_fail(&err);
 		if (a->extract)

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "config/envfile.h"
-#include "image/sqfs_image.h"
 #include "runtime/conffile.h"
 #include "runtime/defaults.h"
 #include "runtime/environ.h"
@@ -211,20 +210,6 @@ static int run_pipeline(struct start_ctx *ctx, struct error *err)
 	return switchroot_exec(ctx, err);
 }
 
-/* squashfuse reads compressors our library lacks (enroot's lzo). */
-static int resolve_bundle_image(struct start_ctx *ctx, struct error *err)
-{
-	struct error probe = ERROR_INIT;
-
-	if (sqfs_image_probe(ctx->opts->rootfs_arg, ctx->opts->image_offset, &probe) < 0 && probe.code != ENOTSUP) {
-		*err = probe;
-		return -1;
-	}
-	ctx->image = path_absolute(ctx->opts->rootfs_arg);
-	ctx->rootfs = xstrdup(ctx->image);
-	return 0;
-}
-
 int rt_start(struct config *cfg, const struct start_opts *opts, struct error *err)
 {
 	struct start_ctx ctx = {.cfg = cfg, .opts = opts, .rootfd = -1};
@@ -235,10 +220,7 @@ int rt_start(struct config *cfg, const struct start_opts *opts, struct error *er
 	ctx.remap_root = config_bool(cfg, "REMAP_ROOT") || geteuid() == 0;
 	ctx.inner_uid = ctx.remap_root ? 0 : geteuid();
 	ctx.inner_gid = ctx.remap_root ? 0 : getegid();
-	if (opts->image_offset > 0)
-		r = resolve_bundle_image(&ctx, err);
-	else
-		r = store_resolve_rootfs(cfg, opts->rootfs_arg, &ctx.rootfs, &ctx.image, err);
+	r = store_resolve_rootfs(cfg, opts->rootfs_arg, opts->image_offset, &ctx.rootfs, &ctx.image, err);
 	if (r == 0)
 		r = run_pipeline(&ctx, err);
 	/* Only reached on failure: the process never returns from a start. */

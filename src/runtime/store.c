@@ -35,15 +35,15 @@ char *store_default_name(const char *image)
 	return xstrndup(base, len);
 }
 
-int store_resolve_rootfs(const struct config *cfg, const char *arg, char **ret_rootfs, char **ret_image,
-			 struct error *err)
+int store_resolve_rootfs(const struct config *cfg, const char *arg, uint64_t image_offset, char **ret_rootfs,
+			 char **ret_image, struct error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	struct error probe = ERROR_INIT;
 
-	if (path_is_reg(arg)) {
+	if (image_offset > 0 || path_is_reg(arg)) {
 		/* squashfuse reads compressors our library lacks (enroot's lzo). */
-		if (sqfs_image_probe(arg, 0, &probe) < 0 && probe.code != ENOTSUP) {
+		if (sqfs_image_probe(arg, image_offset, &probe) < 0 && probe.code != ENOTSUP) {
 			*err = probe;
 			return -1;
 		}

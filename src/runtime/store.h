@@ -13,9 +13,10 @@
 /* A container name: non-empty, no '/', not "." or "..". */
 int store_check_name(const char *name, struct error *err);
 
-/* NAME (a directory under the data path) or IMAGE (a squashfs file). */
-int store_resolve_rootfs(const struct config *cfg, const char *arg, char **ret_rootfs, char **ret_image,
-			 struct error *err);
+/* NAME (a directory under the data path) or IMAGE (a squashfs file; with
+ * image_offset > 0, a bundle whose image starts there). */
+int store_resolve_rootfs(const struct config *cfg, const char *arg, uint64_t image_offset, char **ret_rootfs,
+			 char **ret_image, struct error *err);
 
 /* Default container name of an image: basename without ".sqsh". */
 char *store_default_name(const char *image);

@@ -169,7 +169,9 @@ capsa_setup_access() {
 		chmod 0755 "$stage"
 		_capsa_setup_log "repository not readable by $CAPSA_TEST_USER: staging fixtures in $stage"
 		cp -a "$CAPSA_FIXTURES/." "$stage/"
-		chmod -R a+rX "$stage"
+		# Only the top level: a recursive a+rX would change the modes the
+		# tests compare inside the rootfs trees (busybox/root is 0700).
+		chmod a+rX "$stage"/*
 		CAPSA_FIXTURES=$stage
 		CAPSA_TEST_CLEANUP+=$stage$'\n'
 	fi

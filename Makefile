@@ -15,7 +15,7 @@ O     := build/$(BUILD)
 CC      ?= gcc
 PKGS    := libsquashfs1 libseccomp json-c libcurl libcrypto libarchive libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -ldl
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wwrite-strings -Wpointer-arith -Wlogical-op -Winit-self -Wundef -Wvla -Wno-format-nonliteral -Wno-format-truncation

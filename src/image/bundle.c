@@ -297,8 +297,7 @@ static int write_bundle(int out, const char *header, const struct header_vars *v
 	return 0;
 }
 
-/* Libsquashfs may lack the image's compressor (lzo): name it from the raw
- * superblock then, the bundle only records it. */
+/* The compressor's name from the raw superblock: the bundle only records it. */
 static const char *compressor_name(const char *path, struct error *err)
 {
 	unsigned char sb[24];
@@ -333,16 +332,10 @@ static char *strip_suffix(const char *path, const char *suffix)
 
 static int inspect_image(struct bundle_build *b, struct error *err)
 {
-	struct error probe = ERROR_INIT;
 	uint64_t bytes = 0;
 	struct stat st;
 
-	if (sqfs_image_probe(b->o->image, 0, &probe) < 0 && probe.code != ENOTSUP) {
-		*err = probe;
-		return -1;
-	}
-	/* An unknown size (lzo) is 0: the runner skips its free-space check. */
-	if (probe.code != ENOTSUP && sqfs_image_data_size(b->o->image, 0, &bytes, err) < 0)
+	if (sqfs_image_data_size(b->o->image, 0, &bytes, err) < 0)
 		return -1;
 	b->v.uncompressed_kb = (bytes + 1023) / 1024;
 	b->v.compression = compressor_name(b->o->image, err);

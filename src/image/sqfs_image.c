@@ -18,6 +18,7 @@
 #include <sqfs/super.h>
 
 #include "image/sqfs_image.h"
+#include "image/sqfs_lzo.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -217,13 +218,14 @@ static int image_open_compressor(const char *path, struct sqfs_image *img, struc
 					SQFS_COMP_FLAG_UNCOMPRESS);
 	if (r == 0)
 		r = sqfs_compressor_create(&cfg, &img->cmp);
-	if (r != 0) {
-		error_set(err, 0, "invalid image format: '%s' uses an unsupported compressor '%s'", path,
-			  name != NULL ? name : "unknown");
-		/* Callers may fall back to a tool that has it (enroot's lzo). */
-		err->code = ENOTSUP;
-		return -1;
+	if (r != 0 && img->super.compression_id == SQFS_COMP_LZO) {
+		if (sqfs_lzo_reader_new(img->super.block_size, &img->cmp, err) < 0)
+			return error_prefix(err, "%s", path);
+		return 0;
 	}
+	if (r != 0)
+		return error_set(err, 0, "invalid image format: '%s' uses an unsupported compressor '%s'", path,
+				 name != NULL ? name : "unknown");
 	if (img->super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) {
 		r = img->cmp->read_options(img->cmp, img->file);
 		if (r != 0)

@@ -21,9 +21,8 @@ struct sqfs_image {
 
 /* Open the image that starts at byte offset of path: a regular file holding
  * a squashfs 4.0 superblock whose bytes_used fits, and a compressor
- * libsquashfs can decode. Otherwise -1 with "invalid image format: ..." in
- * err; err->code is ENOTSUP when only the compressor is the problem (lzo:
- * Debian's libsquashfs lacks it). */
+ * libsquashfs can decode (lzo through sqfs_lzo.c). Otherwise -1 with
+ * "invalid image format: ..." in err. */
 int sqfs_image_open(const char *path, uint64_t offset, struct sqfs_image *img, struct error *err);
 void sqfs_image_close(struct sqfs_image *img);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "image/blobcache.h"
+#include "image/sqfs_unpack.h"
 #include "runtime/bundle_run.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"
@@ -133,7 +134,7 @@ int bundle_extract(const struct bundle_info *b, const char *target, const struct
 		o.offset = b->image_offset;
 		if (dst < 0)
 			error_set(err, errno, "failed to open %s", target);
-		else if (store_unpack(b->path, &o, dst, target, err) == 0 && fchmod(dst, 0700) == 0)
+		else if (sqfs_unpack(b->path, &o, dst, err) == 0 && fchmod(dst, 0700) == 0)
 			return 0;
 	}
 	rm_rf_at(AT_FDCWD, target, &ignored);

@@ -39,14 +39,10 @@ int store_resolve_rootfs(const struct config *cfg, const char *arg, uint64_t ima
 			 char **ret_image, struct error *err)
 {
 	_cleanup_free_ char *path = NULL;
-	struct error probe = ERROR_INIT;
 
 	if (image_offset > 0 || path_is_reg(arg)) {
-		/* squashfuse reads compressors our library lacks (enroot's lzo). */
-		if (sqfs_image_probe(arg, image_offset, &probe) < 0 && probe.code != ENOTSUP) {
-			*err = probe;
+		if (sqfs_image_probe(arg, image_offset, err) < 0)
 			return -1;
-		}
 		*ret_image = path_absolute(arg);
 		*ret_rootfs = xstrdup(*ret_image);
 		return 0;
@@ -73,53 +69,13 @@ static int open_data_dir(const struct config *cfg, struct error *err)
 	return fd;
 }
 
-/* enroot images default to lzo, which Debian's libsquashfs cannot read:
- * unsquashfs can, so it takes over for them. */
-static int unpack_with_unsquashfs(const char *image, uint64_t offset, const char *dir, struct error *err)
-{
-	char off[24];
-	char *argv[] = {(char *)"unsquashfs", (char *)"-f",	    (char *)"-no-progress", (char *)"-quiet",
-			(char *)"-user-xattrs", (char *)"-o", off, (char *)"-d", (char *)dir,
-			(char *)image,		NULL};
-	char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-	struct proc_opts o = PROC_OPTS_INIT;
-	int status;
-	pid_t pid;
-
-	snprintf(off, sizeof(off), "%ju", (uintmax_t)offset);
-	o.stdout_fd = 2;
-	if (proc_spawn(argv, envp, &o, &pid, err) < 0 || proc_wait(pid, &status, err) < 0)
-		return -1;
-	if (status != 0)
-		return error_set(err, 0, "unsquashfs failed to extract '%s' (exit code %d)", image,
-				 proc_exit_code(status));
-	return 0;
-}
-
-int store_unpack(const char *image, const struct sqfs_unpack_opts *opts, int dst, const char *dst_path,
-		 struct error *err)
-{
-	struct error probe = ERROR_INIT;
-	uint64_t offset = opts ? opts->offset : 0;
-
-	if (sqfs_image_probe(image, offset, &probe) == 0)
-		return sqfs_unpack(image, opts, dst, err);
-	if (probe.code != ENOTSUP) {
-		*err = probe;
-		return -1;
-	}
-	return unpack_with_unsquashfs(image, offset, dst_path, err);
-}
-
-static int unpack(const struct config *cfg, const char *image, int data, const char *tmp, struct error *err)
+static int unpack(const char *image, int data, const char *tmp, struct error *err)
 {
 	_cleanup_close_ int dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_free_ char *path = NULL;
 
 	if (dst < 0)
 		return error_errno(err, "failed to open the new container");
-	path = xasprintf("%s/%s", config_get(cfg, "DATA_PATH"), tmp);
-	return store_unpack(image, NULL, dst, path, err);
+	return sqfs_unpack(image, NULL, dst, err);
 }
 
 /* Unpack into a hidden temporary directory and rename it into place, so a
@@ -142,7 +98,7 @@ int store_create(const struct config *cfg, const char *image, const char *name, 
 		return error_set(err, 0, "container '%s' already exists (use -f to replace it)", name);
 	if (mkdirat(data, tmp, 0755) < 0)
 		return error_set(err, errno, "failed to create '%s/%s'", config_get(cfg, "DATA_PATH"), tmp);
-	r = unpack(cfg, image, data, tmp, err);
+	r = unpack(image, data, tmp, err);
 	if (r == 0 && force && fstatat(data, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		r = store_remove(cfg, name, err);
 	if (r == 0 && renameat(data, tmp, data, name) < 0)

@@ -21,11 +21,6 @@ int store_resolve_rootfs(const struct config *cfg, const char *arg, uint64_t ima
 /* Default container name of an image: basename without ".sqsh". */
 char *store_default_name(const char *image);
 
-/* Extract the squashfs image (at opts->offset) into the empty directory dst
- * (dst_path names it for unsquashfs, which takes over for lzo images). */
-int store_unpack(const char *image, const struct sqfs_unpack_opts *opts, int dst, const char *dst_path,
-		 struct error *err);
-
 int store_create(const struct config *cfg, const char *image, const char *name, bool force, struct error *err);
 int store_remove(const struct config *cfg, const char *name, struct error *err);
 int store_export(const struct config *cfg, const char *name, const char *output, bool force, struct error *err);

@@ -166,3 +166,20 @@ teardown() { capsa_teardown; }
 	run capsa start "$T/lzo.sqsh" /probe exit 5
 	assert_status 5
 }
+
+@test "create: lzo images are read in-process, never extracted by the host's unsquashfs (CVE-2021-40153/41072)" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	mksquashfs "$FIX/busybox" "$T/lzo.sqsh" -all-root -comp lzo -noappend -quiet -no-progress >/dev/null
+	capsa_chown "$T/lzo.sqsh"
+	local -a _cmd
+	_capsa_cmd user -- create -n lzo "$T/lzo.sqsh"
+	run strace -f -qq -e trace=execve -e signal=none -o "$T/exec.log" "${_cmd[@]}"
+	assert_success
+	diff <(tree_dump "$FIX/busybox") <(tree_dump "$DATA/lzo")
+	run grep -c 'execve("[^"]*capsa"' "$T/exec.log"
+	[ "$output" -ge 1 ] || { cat "$T/exec.log" >&2; false; }
+	if grep -v 'execve("[^"]*\(capsa\|runuser\|env\|timeout\)"' "$T/exec.log" | grep execve; then
+		echo "create ran another program" >&2
+		false
+	fi
+}

@@ -286,12 +286,17 @@ static void inode_times(const sqfs_inode_generic_t *inode, struct timespec ts[2]
 	ts[1] = ts[0];
 }
 
-/* Mode after the data: writing to a file clears its setuid bit. */
+/* Mode after the data: writing to a file clears its setuid bit. Setuid and
+ * setgid files are the caller's own: kept, other users could run them as the
+ * caller (containerd CVE-2021-41103), so they are dropped unless asked for. */
 static int set_mode_time(struct unpack *u, int fd, const sqfs_inode_generic_t *inode)
 {
+	mode_t mode = inode->base.mode & 07777;
 	struct timespec ts[2];
 
-	if (fchmod(fd, inode->base.mode & 07777) < 0)
+	if (!u->opts->keep_setid && !S_ISDIR(inode->base.mode))
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+	if (fchmod(fd, mode) < 0)
 		return fail_errno(u, "set the mode of");
 	inode_times(inode, ts);
 	if (futimens(fd, ts) < 0)

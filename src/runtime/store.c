@@ -69,13 +69,14 @@ static int open_data_dir(const struct config *cfg, struct error *err)
 	return fd;
 }
 
-static int unpack(const char *image, int data, const char *tmp, struct error *err)
+static int unpack(const struct config *cfg, const char *image, int data, const char *tmp, struct error *err)
 {
 	_cleanup_close_ int dst = openat(data, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct sqfs_unpack_opts o = {.keep_setid = config_bool(cfg, "KEEP_SETID")};
 
 	if (dst < 0)
 		return error_errno(err, "failed to open the new container");
-	return sqfs_unpack(image, NULL, dst, err);
+	return sqfs_unpack(image, &o, dst, err);
 }
 
 /* Unpack into a hidden temporary directory and rename it into place, so a
@@ -98,7 +99,7 @@ int store_create(const struct config *cfg, const char *image, const char *name, 
 		return error_set(err, 0, "container '%s' already exists (use -f to replace it)", name);
 	if (mkdirat(data, tmp, 0755) < 0)
 		return error_set(err, errno, "failed to create '%s/%s'", config_get(cfg, "DATA_PATH"), tmp);
-	r = unpack(image, data, tmp, err);
+	r = unpack(cfg, image, data, tmp, err);
 	if (r == 0 && force && fstatat(data, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		r = store_remove(cfg, name, err);
 	if (r == 0 && renameat(data, tmp, data, name) < 0)

@@ -183,3 +183,21 @@ teardown() { capsa_teardown; }
 		false
 	fi
 }
+
+@test "create: setuid/setgid bits of files are dropped unless CAPSA_KEEP_SETID (ENROOT_KEEP_SETID) is set" {
+	mkdir -p "$T/suid/d"
+	printf x >"$T/suid/su" && chmod 4755 "$T/suid/su"
+	printf x >"$T/suid/sg" && chmod 2711 "$T/suid/sg"
+	chmod 2775 "$T/suid/d"
+	mksquashfs "$T/suid" "$T/suid.sqsh" -all-root -noappend -quiet -no-progress >/dev/null
+	capsa_chown "$T/suid.sqsh"
+	run capsa create -n plain "$T/suid.sqsh"
+	assert_success
+	[ "$(stat -c %a "$DATA/plain/su")" = 755 ]
+	[ "$(stat -c %a "$DATA/plain/sg")" = 711 ]
+	[ "$(stat -c %a "$DATA/plain/d")" = 2775 ]
+	run capsa ENROOT_KEEP_SETID=y create -n kept "$T/suid.sqsh"
+	assert_success
+	[ "$(stat -c %a "$DATA/kept/su")" = 4755 ]
+	[ "$(stat -c %a "$DATA/kept/sg")" = 2711 ]
+}

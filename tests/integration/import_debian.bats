@@ -134,7 +134,8 @@ expect_line() {
 @test "the imported Debian: create, export round-trips the tree, start NAME" {
 	import_debian latest
 	capsa_chown "$IMG"
-	run --separate-stderr capsa create -n deb "$IMG"
+	# Setuid files are kept only when asked for (the round trip needs them).
+	run --separate-stderr capsa CAPSA_KEEP_SETID=y create -n deb "$IMG"
 	assert_success
 	[ -d "$DATA/deb/usr/bin" ]
 	[ "$(stat -c %a "$DATA/deb/usr/bin/passwd")" = 4755 ]

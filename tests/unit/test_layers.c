@@ -203,7 +203,7 @@ static char *unpack_image(const char *image)
 	if (mkdir(dst, 0755) < 0)
 		TAP_FAIL("mkdir '%s': %s", dst, strerror(errno));
 	fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_OK(sqfs_unpack(image, NULL, fd, &err), &err);
+	ASSERT_OK(sqfs_unpack(image, &(struct sqfs_unpack_opts){.keep_setid = true}, fd, &err), &err);
 	return dst;
 }
 

@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config/envfile.h"
 #include "runtime/exec.h"
 #include "runtime/namespaces.h"
-#include "runtime/switchroot.h"
+#include "runtime/privileges.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
@@ -51,6 +50,13 @@ static int open_namespaces(pid_t pid, int fds[NNS], struct error *err)
 			return error_set(err, errno, "failed to open '%s'", theirs);
 	}
 	return 0;
+}
+
+/* Whether the namespaces to join include a user namespace: as in start,
+ * the compatibility filter goes with it, whatever uid we get inside. */
+static bool joins_userns(const int fds[NNS])
+{
+	return fds[0] >= 0; /* namespaces[0] is "user" */
 }
 
 static int join(int fds[NNS], struct error *err)
@@ -100,19 +106,20 @@ int rt_exec(pid_t pid, const struct strv *env_args, char **argv, struct error *e
 	_cleanup_close_ int cwd = -1;
 	_cleanup_free_ char *cwdpath = xasprintf("/proc/%d/cwd", (int)pid);
 	extern char **environ;
+	bool userns;
 
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return error_set(err, 0, "process not found: %d", (int)pid);
 	if (build_env(pid, env_args, &env, err) < 0 || open_namespaces(pid, fds, err) < 0)
 		return -1;
 	cwd = open(cwdpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	userns = joins_userns(fds);
 	if (join(fds, err) < 0)
 		return -1;
 	if (cwd >= 0 && fchdir(cwd) < 0)
 		return error_errno(err, "failed to change directory");
-	if (geteuid() != 0 && seccomp_install_compat(err) < 0)
+	if (container_lockdown(userns, geteuid() == 0, err) < 0)
 		return -1;
-	syscall(SYS_close_range, 3U, ~0U, 0U);
 	environ = env.v;
 	execvp(argv[0], argv);
 	return error_set(err, errno, "failed to execute '%s'", argv[0]);

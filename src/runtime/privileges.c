@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/switchroot.h"
+#include "runtime/privileges.h"
 #include "util/cleanup.h"
 
 int caps_drop_all(struct error *err)
@@ -51,5 +55,50 @@ int seccomp_install_compat(struct error *err)
 	seccomp_release(sc);
 	if (r < 0)
 		return error_set(err, -r, "failed to install the seccomp filter");
+	return 0;
+}
+
+static bool close_fds_proc(unsigned from)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int self;
+
+	if (d == NULL)
+		return false;
+	self = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && e->d_name[0] != '\0' && fd >= (long)from && fd != self)
+			close((int)fd);
+	}
+	closedir(d);
+	return true;
+}
+
+void close_fds_from(unsigned from)
+{
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, from, ~0U, 0U) == 0 || close_fds_proc(from))
+		return;
+	/* No /proc either (e.g. a container without it): every possible fd. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20))
+		rl.rlim_cur = 1u << 20;
+	for (unsigned fd = from; fd < rl.rlim_cur; fd++)
+		close((int)fd);
+}
+
+int container_lockdown(bool userns, bool inner_root, struct error *err)
+{
+	if (!inner_root && caps_drop_all(err) < 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return error_errno(err, "failed to set no_new_privs");
+	if (userns && seccomp_install_compat(err) < 0)
+		return -1;
+	close_fds_from(3);
 	return 0;
 }

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/namespaces.h"
+#include "runtime/privileges.h"
 #include "runtime/switchroot.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -196,20 +196,14 @@ int switchroot_exec(struct start_ctx *ctx, struct error *err)
 	shell = env_get(&ctx->env, "SHELL");
 	if (!is_executable(shell))
 		shell = "/bin/sh";
-	if (ctx->inner_uid != 0 && caps_drop_all(err) < 0)
-		return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return error_errno(err, "failed to set no_new_privs");
-	if (ctx->userns && seccomp_install_compat(err) < 0)
-		return -1;
 	if (config_bool(ctx->cfg, "LOGIN_SHELL")) {
 		const char *home = env_get(&ctx->env, "HOME");
 
 		if (home && chdir(home) < 0 && chdir("/") < 0)
 			return error_errno(err, "failed to change directory");
 	}
-	/* No host fd may reach the container (CVE-2024-21626). */
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (container_lockdown(ctx->userns, ctx->inner_uid == 0, err) < 0)
+		return -1;
 	rc = rc_path(ctx, err);
 	if (ctx->rc && rc == NULL)
 		return -1;

@@ -10,11 +10,4 @@ int switchroot_pivot(const char *rootfs, struct error *err);
 /* Returns only on error. */
 int switchroot_exec(struct start_ctx *ctx, struct error *err);
 
-/* Install the enroot compatibility filter: chown and set*id calls succeed
- * without effect, so package managers work with a single-id map. */
-int seccomp_install_compat(struct error *err);
-
-/* Capabilities: drop all (and the bounding set) unless root inside. */
-int caps_drop_all(struct error *err);
-
 #endif

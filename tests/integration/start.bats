@@ -536,6 +536,42 @@ teardown() { capsa_teardown; }
 	kill_bg "$BG_PID"
 }
 
+# exec_matches_start [START-OPTION]: a process joined by exec is locked down
+# exactly as the container's own (no_new_privs, seccomp, capabilities).
+exec_matches_start() {
+	local cpid expect
+	run --separate-stderr capsa start "$@" busybox /probe nnp -- status Seccomp -- status CapEff
+	assert_success
+	expect=$output
+	[ "${lines[0]}" = 1 ] && [ "${lines[1]}" = 2 ] || { echo "start: $expect" >&2; false; }
+	capsa_bg "$T/bg.out" start "$@" busybox /probe sleep 30
+	cpid=$(wait_for_comm "$BG_PID" probe) || { cat "$T/bg.out" >&2; false; }
+	run --separate-stderr capsa exec "$cpid" /probe nnp -- status Seccomp -- status CapEff
+	assert_success
+	[ "$output" = "$expect" ] || { echo "exec: '$output', start: '$expect'" >&2; false; }
+	kill_bg "$BG_PID"
+}
+
+@test "exec: no_new_privs, the seccomp filter and capabilities as in start" {
+	exec_matches_start
+}
+
+@test "exec into a --root container: no_new_privs and the seccomp filter too" {
+	exec_matches_start --root
+}
+
+@test "exec: only fds 0, 1, 2 reach the command even if the caller leaked fd 9" {
+	capsa_bg "$T/bg.out" start busybox /probe sleep 30
+	local cpid
+	cpid=$(wait_for_comm "$BG_PID" probe) || { cat "$T/bg.out" >&2; false; }
+	exec 9</
+	run --separate-stderr capsa exec "$cpid" /probe fds
+	exec 9<&-
+	assert_success
+	assert_output_eq "0 1 2"
+	kill_bg "$BG_PID"
+}
+
 @test "exec: a nonexistent PID is 'Process not found'" {
 	run --separate-stderr capsa exec 999999999 /probe id
 	assert_error "Process not found"

@@ -39,10 +39,11 @@ struct import {
 	struct image_config config;
 	const char *arch, *variant;
 	struct oci_ref oci;       /* set for oci:// sources */
-	struct strv layer_paths; /* local sources: verified layer files */
-	struct layer_range {
+	struct strv layer_paths; /* local sources: the layer files, for messages */
+	struct local_layer {
+		int fd; /* the blob as verified: never reopened by path */
 		uint64_t offset, length; /* inside an archive; length 0: the whole file */
-	} *layer_ranges;         /* one per layer_paths entry */
+	} *local;                /* one per layer_paths entry */
 	struct archive_index archive; /* oci-archive/docker-archive read in place */
 	char *provenance;
 	char *tmpdir; /* archive sources are unpacked here */
@@ -356,6 +357,21 @@ static int layer_open(size_t index, void *arg, struct error *err)
 	}
 }
 
+/* A local layer: the verified fd again, at the blob's start. */
+static int local_layer_open(size_t index, void *arg, struct error *err)
+{
+	const struct local_layer *l = &((struct import *)arg)->local[index];
+	int fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		return error_errno(err, "failed to reopen a layer");
+	if (lseek(fd, (off_t)l->offset, SEEK_SET) < 0) {
+		close(fd);
+		return error_errno(err, "failed to seek in a layer");
+	}
+	return fd;
+}
+
 /* Every byte is written once the counter reaches the size: the merge may
  * finish the layer; its digest is checked before the image is published. */
 static int layer_more(size_t index, void *arg, struct error *err)
@@ -493,14 +509,15 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 		extra[i] = (struct extra_file){paths[i], files[i], strlen(files[i]), 0644};
 	for (size_t i = 0; i < n; i++) {
 		bool enroot_format;
-		struct layer_range rg;
+		struct local_layer l = {-1, 0, 0};
 
 		if (im->layer_paths.n > i)
 			strv_push(&storage, im->layer_paths.v[i]);
 		else
 			strv_push_take(&storage, blob_path(im, im->manifest.layers[i].d.digest, &enroot_format));
-		rg = im->layer_paths.n > i ? im->layer_ranges[i] : (struct layer_range){0, 0};
-		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO, rg.offset, rg.length};
+		if (im->layer_paths.n > i)
+			l = im->local[i];
+		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO, l.offset, l.length};
 	}
 	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
 	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
@@ -508,6 +525,9 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 	if (im->n_fetchers > 0) {
 		lo.layer_open = layer_open;
 		lo.layer_more = layer_more;
+		lo.source_arg = im;
+	} else if (im->layer_paths.n > 0) {
+		lo.layer_open = local_layer_open;
 		lo.source_arg = im;
 	}
 	if (progress_for_merge(im, src, n) == 0) {
@@ -583,13 +603,14 @@ static int run_import(struct import *im, const char *output, struct error *err)
 	return r;
 }
 
-static void add_local_layer(struct import *im, char *path, uint64_t offset, uint64_t length)
+/* Takes fd, the verified blob: a file swapped after the check is never read. */
+static void add_local_layer(struct import *im, char *path, int fd, uint64_t offset, uint64_t length)
 {
 	size_t n = im->layer_paths.n;
 
 	strv_push_take(&im->layer_paths, path);
-	im->layer_ranges = xrealloc(im->layer_ranges, (n + 1) * sizeof(*im->layer_ranges));
-	im->layer_ranges[n] = (struct layer_range){offset, length};
+	im->local = xrealloc(im->local, (n + 1) * sizeof(*im->local));
+	im->local[n] = (struct local_layer){fd, offset, length};
 }
 
 static int run_import_oci(struct import *im, const char *output, struct error *err)
@@ -604,10 +625,11 @@ static int run_import_oci(struct import *im, const char *output, struct error *e
 	for (size_t i = 0; i < im->manifest.n_layers; i++) {
 		char *path;
 		uint64_t offset;
+		int fd = oci_layout_blob(&im->oci, &im->manifest.layers[i].d, &path, &offset, err);
 
-		if (oci_layout_blob(&im->oci, &im->manifest.layers[i].d, &path, &offset, err) < 0)
+		if (fd < 0)
 			return error_prefix(err, "layer %zu", i);
-		add_local_layer(im, path, offset, im->oci.archive ? im->manifest.layers[i].d.size : 0);
+		add_local_layer(im, path, fd, offset, im->oci.archive ? im->manifest.layers[i].d.size : 0);
 	}
 	return write_squashfs(im, output, err);
 }
@@ -677,8 +699,8 @@ static int docker_archive_layers(struct import *im, const struct archive_index *
 		if (r == 0 && strcmp(want, hex))
 			r = error_set(err, 0, "Checksum mismatch: layer '%s' is not %s", layers.v[i], im->config.diff_ids.v[i]);
 		if (r == 0)
-			add_local_layer(im, idx ? xstrdup(idx->file) : xasprintf("%s/%s", dir, layers.v[i]), offset,
-					idx ? size : 0);
+			add_local_layer(im, idx ? xstrdup(idx->file) : xasprintf("%s/%s", dir, layers.v[i]), TAKE_FD(fd),
+					offset, idx ? size : 0);
 	}
 	strv_free(&layers);
 	return r;
@@ -852,18 +874,21 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 		registry_close(im.reg);
 	if (im.cache.path)
 		blobcache_close(&im.cache);
+	/* The slots are sized by the manifest: unmapped before it is freed. */
+	if (im.slots)
+		munmap(im.slots, im.manifest.n_layers * sizeof(*im.slots));
+	if (im.progress)
+		munmap(im.progress, im.n_progress * sizeof(*im.progress));
 	manifest_done(&im.manifest);
 	image_config_done(&im.config);
 	image_ref_done(&im.ref);
 	oci_ref_done(&im.oci);
+	for (size_t i = 0; i < im.layer_paths.n; i++)
+		close(im.local[i].fd);
 	strv_free(&im.layer_paths);
-	free(im.layer_ranges);
+	free(im.local);
 	archive_index_done(&im.archive);
 	free(im.provenance);
-	if (im.progress)
-		munmap(im.progress, im.n_progress * sizeof(*im.progress));
-	if (im.slots)
-		munmap(im.slots, im.manifest.n_layers * sizeof(*im.slots));
 	if (im.tmpdir) {
 		struct error ignored = ERROR_INIT;
 

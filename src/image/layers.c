@@ -946,6 +946,8 @@ static int open_layer(struct ctx *c, size_t i, struct layer_reader *lr)
 	/* Only tar: a layer is never a zip, cpio or ISO image. */
 	archive_read_support_format_tar(c->a);
 	archive_read_support_format_gnutar(c->a);
+	if (l->length > 0)
+		lr->left = l->length;
 	if (c->o->layer_open) {
 		lr->fd = c->o->layer_open(i, c->o->source_arg, c->err);
 		lr->more = c->o->layer_more;
@@ -954,8 +956,6 @@ static int open_layer(struct ctx *c, size_t i, struct layer_reader *lr)
 		lr->fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (lr->fd < 0)
 			error_set(c->err, errno, "failed to open layer '%s'", l->path);
-		else if (l->length > 0)
-			lr->left = l->length;
 		if (lr->fd >= 0 && l->offset > 0 && lseek(lr->fd, (off_t)l->offset, SEEK_SET) < 0) {
 			error_set(c->err, errno, "failed to seek in '%s'", l->path);
 			close(lr->fd);

@@ -44,11 +44,12 @@ struct layers_opts {
 	 * links...). msg is one line without a newline. */
 	void (*warn)(const char *msg, void *arg);
 	void *warn_arg;
-	/* Optional: layers still being written (downloads), so the merge runs
-	 * right behind them. layer_open(index) returns an fd of layers[index],
-	 * possibly still growing (the caller closes it); at each end of file
-	 * layer_more(index) says whether more will come (1), the layer is
-	 * complete (0) or its download failed (-1, err set). */
+	/* Optional: layer_open(index) returns an fd of layers[index] positioned
+	 * at its start (the caller closes it): the verified blob of a local
+	 * source, or a download still being written, so the merge runs right
+	 * behind it. Then, at each end of file, layer_more (if set) says whether
+	 * more will come (1), the layer is complete (0) or its download failed
+	 * (-1, err set). */
 	int (*layer_open)(size_t index, void *arg, struct error *err);
 	layer_more_fn layer_more;
 	void *source_arg;

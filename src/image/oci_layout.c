@@ -77,7 +77,7 @@ int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char 
 	if (fd < 0 || verify_fd(fd, *ret_offset, d, err) < 0)
 		return -1;
 	*ret_path = ref->archive ? xstrdup(ref->archive->file) : xasprintf("%s/blobs/sha256/%s", ref->dir, d->digest + 7);
-	return 0;
+	return TAKE_FD(fd);
 }
 
 /* A small verified blob (manifest, index, config) read into memory. */

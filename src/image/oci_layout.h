@@ -26,8 +26,9 @@ void oci_ref_done(struct oci_ref *r);
 int oci_layout_resolve(const struct oci_ref *ref, const char *arch, const char *variant, struct manifest *ret,
 		       char **ret_config, size_t *ret_config_len, struct error *err);
 
-/* Where a blob lies (a file, and an offset in it for an archive), after
- * checking its size and sha256. */
+/* An fd of the blob, positioned at its start (ret_offset: in an archive),
+ * after checking its size and sha256 through that fd; ret_path names the
+ * file for messages. The caller owns the fd. */
 int oci_layout_blob(const struct oci_ref *ref, const struct descriptor *d, char **ret_path, uint64_t *ret_offset,
 		    struct error *err);
 

@@ -288,6 +288,33 @@ PY
 	assert_error "no OCI image layout"
 }
 
+@test "import oci:// and docker-archive://: each layer is read through the fd that verified it, never reopened" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	local -a _cmd
+	local blob n uses lay=$REG_DIR/layouts/multilayer
+	_capsa_cmd user -- import -o "$T/ml.sqsh" "oci://$lay"
+	run strace -f -qq -e trace=open,openat -e signal=none -o "$T/open.log" "${_cmd[@]}"
+	assert_success
+	diff <(expected multilayer) <(dump_image "$T/ml.sqsh" | grep -v $'^/fx/work dir\t')
+	# One open per use of a blob (a layer may be used twice by a manifest).
+	for blob in "$lay"/blobs/sha256/*; do
+		n=$(grep -c "${blob##*/}\"" "$T/open.log" || true)
+		uses=$(cat "$lay/index.json" "$lay"/blobs/sha256/* | grep -ao "sha256:${blob##*/}" | wc -l)
+		[ "$n" -le "$uses" ] || { echo "$uses uses" >&2; grep "${blob##*/}" "$T/open.log" >&2; false; }
+	done
+	# An unpacked (compressed) docker save: its layer tars likewise.
+	skopeo --insecure-policy copy -q "oci:$REG_DIR/layouts/multilayer:latest" "docker-archive:$T/ml-docker.tar:ml:v1"
+	gzip "$T/ml-docker.tar"
+	capsa_chown "$T/ml-docker.tar.gz"
+	_capsa_cmd user -- import -o "$T/dk.sqsh" "docker-archive://$T/ml-docker.tar.gz"
+	run strace -f -qq -e trace=open,openat -e signal=none -o "$T/open2.log" "${_cmd[@]}"
+	assert_success
+	diff <(expected multilayer) <(dump_image "$T/dk.sqsh" | grep -v $'^/fx/work dir\t')
+	# Opened exactly as often as manifest.json lists them.
+	diff <(tar -xzOf "$T/ml-docker.tar.gz" manifest.json | grep -o '[0-9a-f]\{64\}\.tar' | sort) \
+		<(grep -o 'capsa-archive\.[^/]*/[0-9a-f]\{64\}\.tar' "$T/open2.log" | sed 's,.*/,,' | sort)
+}
+
 @test "import oci-archive:// and docker-archive:// (docker save) files" {
 	tar -C "$REG_DIR/layouts/multilayer" -cf "$T/ml-oci.tar" .
 	skopeo --insecure-policy copy -q "oci:$REG_DIR/layouts/multilayer:latest" "docker-archive:$T/ml-docker.tar:ml:v1"

@@ -54,6 +54,19 @@ static bool volume_ok(const char *v)
 	return true;
 }
 
+/* Labels become `# KEY VALUE` comment lines of /etc/rc: a line break in
+ * either would start a command. */
+static char *one_line(const char *s)
+{
+	char *copy = xstrdup(s);
+
+	for (char *p = copy; *p; p++) {
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	}
+	return copy;
+}
+
 static int parse_objects(json_object *cfg, struct image_config *c, struct error *err)
 {
 	json_object *labels, *volumes;
@@ -61,16 +74,10 @@ static int parse_objects(json_object *cfg, struct image_config *c, struct error 
 	if (json_object_object_get_ex(cfg, "Labels", &labels) && json_object_is_type(labels, json_type_object)) {
 		json_object_object_foreach(labels, key, val)
 		{
-			_cleanup_free_ char *v = xstrdup(json_object_is_type(val, json_type_string)
-								 ? json_object_get_string(val)
-								 : "");
+			const char *v = json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "";
 
-			for (char *p = v; *p; p++) {
-				if (*p == '\n' || *p == '\r')
-					*p = ' ';
-			}
-			strv_push(&c->labels, key);
-			strv_push(&c->labels, v);
+			strv_push_take(&c->labels, one_line(key));
+			strv_push_take(&c->labels, one_line(v));
 		}
 	}
 	if (json_object_object_get_ex(cfg, "Volumes", &volumes) && json_object_is_type(volumes, json_type_object)) {

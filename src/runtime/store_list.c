@@ -62,9 +62,9 @@ static void add_proc(struct proc_set *s, long pid)
 	s->v[s->n++] = (struct proc_info){pid, st.st_dev, st.st_ino, mnt, ns_ino(pid, "user")};
 }
 
-static int cmp_pid(const void *a, const void *b)
+static int cmp_long(const void *a, const void *b)
 {
-	long x = ((const struct proc_info *)a)->pid, y = ((const struct proc_info *)b)->pid;
+	long x = *(const long *)a, y = *(const long *)b;
 
 	return (x > y) - (x < y);
 }
@@ -85,19 +85,12 @@ static void scan_procs(struct proc_set *s)
 		}
 		pids[n++] = strtol(de->d_name, NULL, 10);
 	}
-	for (size_t i = 0; i < n; i++) {
-		size_t best = i;
-
-		for (size_t j = i + 1; j < n; j++)
-			best = pids[j] < pids[best] ? j : best;
-		long t = pids[i];
-		pids[i] = pids[best];
-		pids[best] = t;
+	/* Ascending, so that add_proc keeps the lowest pid of each namespace. */
+	if (n > 1)
+		qsort(pids, n, sizeof(*pids), cmp_long);
+	for (size_t i = 0; i < n; i++)
 		add_proc(s, pids[i]);
-	}
 	free(pids);
-	if (s->n > 1)
-		qsort(s->v, s->n, sizeof(*s->v), cmp_pid);
 }
 
 static bool same_dir(const struct config *cfg, const char *name, const struct proc_info *p)

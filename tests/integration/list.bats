@@ -87,3 +87,28 @@ teardown() { capsa_teardown; }
 	}
 	kill_bg "$BG_PID"
 }
+
+@test "list -f: a container with several processes is listed once, under its lowest PID" {
+	create_busybox multi
+	capsa_bg "$T/bg.out" start multi sh -c '/probe sleep 30 & /probe sleep 30 & exec /probe sleep 30'
+	local main others p
+	main=$(wait_for_comm "$BG_PID" probe) || { cat "$T/bg.out" >&2; false; }
+	for _ in $(seq 50); do
+		others=$(descendants "$BG_PID" | while read -r p; do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = probe ] && echo "$p"; done | wc -l)
+		[ "$others" -ge 3 ] && break
+		sleep 0.1
+	done
+	[ "$others" -ge 3 ] || { echo "only $others probe processes" >&2; false; }
+	local lowest
+	lowest=$(descendants "$BG_PID" | while read -r p; do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = probe ] && echo "$p"; done | sort -n | head -1)
+	run --separate-stderr capsa list -f
+	assert_success
+	local -a tok rows=()
+	local line
+	for line in "${lines[@]:1}"; do
+		read -r -a tok <<<"$line"
+		[ "${tok[0]}" != multi ] || rows+=("${tok[1]}")
+	done
+	[ "${#rows[@]}" -eq 1 ] && [ "${rows[0]}" = "$lowest" ] || { echo "rows: ${rows[*]}, lowest $lowest" >&2; echo "$output" >&2; false; }
+	kill_bg "$BG_PID"
+}

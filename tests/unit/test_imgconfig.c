@@ -48,6 +48,22 @@ TEST(parse)
 	image_config_done(&c);
 }
 
+/* A line break in a label key must not start a command in /etc/rc. */
+TEST(label_keys_stay_comments)
+{
+	static const char json[] = "{\"config\":{\"Labels\":{\"k\\ntouch /pwned\\r\":\"v\\nid\"}}}";
+	struct image_config c;
+	struct error err = ERROR_INIT;
+	char *rc;
+
+	ASSERT_OK(image_config_parse(json, strlen(json), &c, &err), &err);
+	rc = image_config_rc(&c, "docker://x");
+	ASSERT_TRUE(strstr(rc, "\n# k touch /pwned  v id\n") != NULL);
+	ASSERT_TRUE(strstr(rc, "\ntouch") == NULL && strstr(rc, "\nid") == NULL);
+	free(rc);
+	image_config_done(&c);
+}
+
 TEST(files)
 {
 	struct image_config c;
@@ -125,4 +141,4 @@ TEST(bad_json)
 	ASSERT_FAILS(image_config_parse("{\"config\":{\"Cmd\":[1]}}", 21, &c, &err));
 }
 
-TAP_MAIN(T(parse), T(files), T(defaults), T(quote_roundtrip), T(bad_json))
+TAP_MAIN(T(parse), T(files), T(defaults), T(quote_roundtrip), T(bad_json), T(label_keys_stay_comments))

@@ -292,7 +292,7 @@ PY
 	command -v strace >/dev/null || skip "strace is not installed"
 	local -a _cmd
 	local blob n uses lay=$REG_DIR/layouts/multilayer
-	_capsa_cmd user -- import -o "$T/ml.sqsh" "oci://$lay"
+	_capsa_cmd user "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0" -- import -o "$T/ml.sqsh" "oci://$lay"
 	run strace -f -qq -e trace=open,openat -e signal=none -o "$T/open.log" "${_cmd[@]}"
 	assert_success
 	diff <(expected multilayer) <(dump_image "$T/ml.sqsh" | grep -v $'^/fx/work dir\t')
@@ -306,7 +306,7 @@ PY
 	skopeo --insecure-policy copy -q "oci:$REG_DIR/layouts/multilayer:latest" "docker-archive:$T/ml-docker.tar:ml:v1"
 	gzip "$T/ml-docker.tar"
 	capsa_chown "$T/ml-docker.tar.gz"
-	_capsa_cmd user -- import -o "$T/dk.sqsh" "docker-archive://$T/ml-docker.tar.gz"
+	_capsa_cmd user "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0" -- import -o "$T/dk.sqsh" "docker-archive://$T/ml-docker.tar.gz"
 	run strace -f -qq -e trace=open,openat -e signal=none -o "$T/open2.log" "${_cmd[@]}"
 	assert_success
 	diff <(expected multilayer) <(dump_image "$T/dk.sqsh" | grep -v $'^/fx/work dir\t')

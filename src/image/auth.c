@@ -210,6 +210,30 @@ char *auth_host_strip_port(const char *hostport)
 	return end ? xstrndup(hostport, (size_t)(end - hostport)) : xstrdup(hostport);
 }
 
+/* The port of "host:port" / "[v6]:port", or NULL. */
+static const char *host_port(const char *hostport)
+{
+	const char *p = hostport;
+
+	if (*p == '[') {
+		p = strchr(p, ']');
+		if (p == NULL)
+			return NULL;
+	}
+	p = strchr(p, ':');
+	return p ? p + 1 : NULL;
+}
+
+bool auth_host_matches(const char *pattern, const char *hostport)
+{
+	_cleanup_free_ char *ph = auth_host_strip_port(pattern), *h = auth_host_strip_port(hostport);
+	const char *pp = host_port(pattern), *hp = host_port(hostport);
+
+	if (strcasecmp(ph, h) != 0)
+		return false;
+	return pp == NULL || (hp != NULL && !strcmp(pp, hp));
+}
+
 char *auth_url_host(const char *url)
 {
 	_cleanup_free_ char *hp = NULL;
@@ -309,13 +333,9 @@ static void entry_reset(struct netrc_entry *e)
 
 static bool entry_matches(const struct netrc_entry *e, const char *host, const char *login)
 {
-	_cleanup_free_ char *mh = NULL, *h = NULL;
-
 	if (e->machine == NULL || e->password == NULL || e->login == NULL)
 		return false;
-	mh = auth_host_strip_port(e->machine);
-	h = auth_host_strip_port(host);
-	return !strcasecmp(mh, h) && (login == NULL || !strcmp(login, e->login));
+	return auth_host_matches(e->machine, host) && (login == NULL || !strcmp(login, e->login));
 }
 
 static int entry_take(struct netrc_entry *e, int flags, struct credentials *ret, struct error *err)
@@ -393,14 +413,12 @@ int netrc_find(const char *text, const char *host, const char *login, int flags,
 
 char *netrc_infer_login(const char *text, const char *host)
 {
-	_cleanup_free_ char *h = auth_host_strip_port(host);
-
 	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		char f[4][256];
 		_cleanup_free_ char *l = xstrndup(line, strcspn(line, "\n"));
 
 		if (sscanf(l, " %255s %255s %255s %255s", f[0], f[1], f[2], f[3]) == 4 &&
-		    !strcmp(f[0], "machine") && !strcmp(f[1], h) && !strcmp(f[2], "login"))
+		    !strcmp(f[0], "machine") && auth_host_matches(f[1], host) && !strcmp(f[2], "login"))
 			return xstrdup(f[3]);
 	}
 	return NULL;
@@ -579,7 +597,7 @@ int auth_lookup(const struct config *cfg, const char *registry, const char *real
 	if (auth_read_credentials_file(cfg, &text, &path, err) < 0)
 		return -1;
 	if (text != NULL) {
-		r = netrc_find(text, host, login, NETRC_EVAL, ret, err);
+		r = netrc_find(text, registry, login, NETRC_EVAL, ret, err);
 		if (r == 0 && realm_host != NULL && strcasecmp(realm_host, host) != 0)
 			r = netrc_find(text, realm_host, login, NETRC_EVAL, ret, err);
 		if (r < 0)

@@ -46,7 +46,7 @@ void credentials_done(struct credentials *c);
 /* netrc lookup flags */
 #define NETRC_EVAL 1 /* evaluate `$...` passwords with sh, as enroot does */
 
-/* Find the entry for machine host (compared without port) and, when login
+/* Find the entry for machine host (see auth_host_matches) and, when login
  * is not NULL, that login. Returns 1 when found, 0 when not, <0 on error.
  * A password that starts with '$' and is the 6th field of its line (the
  * one-line `machine H login U password P` form) is, with NETRC_EVAL, the rest
@@ -56,7 +56,8 @@ int netrc_find(const char *text, const char *host, const char *login, int flags,
 	       struct error *err);
 
 /* enroot's user inference: the login of the first line matching
- * `^\s*machine\s+HOST\s+login\s+(\S+)` (host without port). NULL if none. */
+ * `^\s*machine\s+HOST\s+login\s+(\S+)`, HOST matched as by netrc_find.
+ * NULL if none. */
 char *netrc_infer_login(const char *text, const char *host);
 
 /* Docker config.json `auths`: keys are "host[:port]" or URLs such as
@@ -64,6 +65,12 @@ char *netrc_infer_login(const char *text, const char *host);
  * "username"/"password". Returns 1 found, 0 not found, <0 on error. */
 int docker_auths_find(const char *json, size_t len, const char *registry, const char *login,
 		      struct credentials *ret, struct error *err);
+
+/* Whether a `.credentials` machine (or an AUTH_REALMS name) matches
+ * hostport ("host[:port]", "[v6]:port"). Hosts compare case-insensitively;
+ * a pattern with a port matches only that port, one without any port (the
+ * enroot file format names hosts without ports). */
+bool auth_host_matches(const char *pattern, const char *hostport);
 
 /* "host:port" / "[v6]:port" -> "host" / "v6". */
 char *auth_host_strip_port(const char *hostport);

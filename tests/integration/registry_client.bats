@@ -266,6 +266,17 @@ plain() { DRV_ENV=(CAPSA_ALLOW_HTTP=y); drv "$@"; }
 	[[ "$output" == *"authentication failed for alice at 127.0.0.1:$P_BASIC: check $CONF/.credentials"* ]]
 }
 
+@test "basic: a .credentials machine with a port is used only for that port" {
+	DRV_ENV=(SSL_CERT_FILE="$W/tls/ca.crt")
+	printf 'machine 127.0.0.1:%s login alice password secret\n' "$P_PLAIN" >"$CONF/.credentials"
+	chmod 600 "$CONF/.credentials"
+	run -1 drv resolve "docker://127.0.0.1:$P_BASIC/team/x:v1"
+	[[ "$output" == *"anonymous access denied"* ]]
+	printf 'machine 127.0.0.1:%s login alice password secret\n' "$P_BASIC" >"$CONF/.credentials"
+	run -0 drv resolve "docker://127.0.0.1:$P_BASIC/team/x:v1"
+	[[ "$output" == *"user: alice"* ]]
+}
+
 @test "basic: Docker config.json auths" {
 	DRV_ENV=(SSL_CERT_FILE="$W/tls/ca.crt")
 	mkdir -p "$HOMED/.docker"

@@ -164,6 +164,42 @@ TEST(netrc_infer)
 	ASSERT_TRUE(netrc_infer_login(text, "docker.io") == NULL);
 }
 
+/* A machine with a port is only for that port; one without keeps matching
+ * any port (enroot's format has none). Inference agrees with lookup. */
+TEST(netrc_port_match)
+{
+	const char *text = "machine reg.example:5000 login a password pa\n"
+			   "machine reg.example login b password pb\n"
+			   "machine 127.0.0.1:5001 login tok password pt\n"
+			   "machine [::1]:5000 login six password p6\n";
+	static const struct {
+		const char *host, *login, *password;
+	} want[] = {
+		{"reg.example:5000", "a", "pa"}, {"reg.example:5001", "b", "pb"}, {"reg.example", "b", "pb"},
+		{"127.0.0.1:5443", NULL, NULL},  {"127.0.0.1", NULL, NULL},       {"[::1]:5000", "six", "p6"},
+		{"[::1]:5001", NULL, NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		char *u = netrc_infer_login(text, want[i].host);
+
+		creds(text, want[i].host, NULL, want[i].login, want[i].password);
+		if (want[i].login == NULL)
+			ASSERT_TRUE(u == NULL);
+		else
+			ASSERT_STREQ(u, want[i].login);
+		free(u);
+	}
+	creds(text, "127.0.0.1:5001", NULL, "tok", "pt");
+	creds("machine REG.example login c password pc\n", "reg.EXAMPLE:443", NULL, "c", "pc");
+	ASSERT_TRUE(auth_host_matches("h", "h:1"));
+	ASSERT_TRUE(auth_host_matches("H:1", "h:1"));
+	ASSERT_TRUE(!auth_host_matches("h:1", "h"));
+	ASSERT_TRUE(!auth_host_matches("h:1", "h:2"));
+	ASSERT_TRUE(!auth_host_matches("h", "hh"));
+	ASSERT_TRUE(auth_host_matches("[::1]", "[::1]:5000"));
+}
+
 static char *tmpdir(void)
 {
 	char *d = xstrdup("/tmp/capsa-auth.XXXXXX");
@@ -488,7 +524,8 @@ int main(int argc, char **argv)
 		T(challenge_bearer),      T(challenge_commas_spaces_escapes),
 		T(challenge_several),     T(challenge_errors),
 		T(netrc_forms),           T(netrc_dollar_eval),
-		T(netrc_infer),           T(lookup_realm_fallback_and_perms),
+		T(netrc_infer),           T(netrc_port_match),
+		T(lookup_realm_fallback_and_perms),
 		T(docker_config_auths),   T(hosts_and_base64),
 		T(manifest_oci),          T(manifest_docker_v2s2),
 		T(manifest_rejects),      T(manifest_too_many_layers),

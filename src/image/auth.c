@@ -210,8 +210,36 @@ char *auth_host_strip_port(const char *hostport)
 	return end ? xstrndup(hostport, (size_t)(end - hostport)) : xstrdup(hostport);
 }
 
-char *auth_url_host(const char *url)
+/* The port of "host:port" / "[v6]:port", or NULL. */
+static const char *host_port(const char *hostport)
 {
+	const char *p = hostport;
+
+	if (*p == '[') {
+		p = strchr(p, ']');
+		if (p == NULL)
+			return NULL;
+	}
+	p = strchr(p, ':');
+	return p ? p + 1 : NULL;
+}
+
+bool auth_host_matches(const char *pattern, const char *hostport)
+{
+	_cleanup_free_ char *ph = auth_host_strip_port(pattern), *h = auth_host_strip_port(hostport);
+	const char *pp = host_port(pattern), *hp = host_port(hostport);
+
+	if (strcasecmp(ph, h) != 0)
+		return false;
+	return pp == NULL || (hp != NULL && !strcmp(pp, hp));
+}
+
+/* "host[:port]" of an http(s) URL, or NULL. Userinfo or any character a
+ * host name cannot hold is refused rather than guessed at: the answer
+ * decides where credentials go, so it must be the host curl connects to. */
+static char *url_hostport(const char *url)
+{
+	static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]";
 	_cleanup_free_ char *hp = NULL;
 	const char *s;
 
@@ -222,9 +250,137 @@ char *auth_url_host(const char *url)
 	else
 		return NULL;
 	hp = xstrndup(s, strcspn(s, "/?#"));
-	if (strchr(hp, '@'))
-		return NULL; /* userinfo in a realm URL: refuse rather than guess */
-	return auth_host_strip_port(hp);
+	if (hp[0] == '\0' || hp[strspn(hp, host_chars)] != '\0')
+		return NULL;
+	return TAKE_PTR(hp);
+}
+
+char *auth_url_host(const char *url)
+{
+	_cleanup_free_ char *hp = url_hostport(url);
+
+	return hp ? auth_host_strip_port(hp) : NULL;
+}
+
+/* ---- token realms ---- */
+
+/* Registries whose token service is on another host of the same operator;
+ * enroot users keep a `.credentials` entry for that host (enroot.md §4.2).
+ * GitLab.com's registry sends https://gitlab.com/jwt/auth. */
+static const struct {
+	const char *registry, *realm;
+} known_realms[] = {
+	{"nvcr.io", "authn.nvidia.com"},
+	{"registry-1.docker.io", "auth.docker.io"},
+	{"docker.io", "auth.docker.io"},
+	{"index.docker.io", "auth.docker.io"},
+	{"registry.gitlab.com", "gitlab.com"},
+};
+
+/* AUTH_REALMS: "registry=realmhost" words. A malformed word is skipped: it
+ * can only withhold credentials, never send them. */
+static bool configured_realm(const char *pairs, const char *registry, const char *realm)
+{
+	static const char sep[] = " \t\r\n";
+
+	for (const char *p = pairs; p != NULL && *p != '\0';) {
+		size_t n;
+
+		p += strspn(p, sep);
+		n = strcspn(p, sep);
+		if (n > 0) {
+			_cleanup_free_ char *word = xstrndup(p, n);
+			char *eq = strchr(word, '=');
+
+			if (eq != NULL && eq != word && eq[1] != '\0') {
+				*eq = '\0';
+				if (auth_host_matches(word, registry) && auth_host_matches(eq + 1, realm))
+					return true;
+			}
+		}
+		p += n;
+	}
+	return false;
+}
+
+bool auth_realm_trusted(const char *pairs, const char *registry, const char *realm_url)
+{
+	_cleanup_free_ char *realm = url_hostport(realm_url), *host = NULL, *reg_host = NULL;
+
+	if (realm == NULL)
+		return false;
+	host = auth_host_strip_port(realm);
+	reg_host = auth_host_strip_port(registry);
+	if (!strcasecmp(host, reg_host))
+		return true;
+	/* Another host: never in clear text, and only when known to serve this
+	 * registry. Otherwise a registry could name a real token service and
+	 * have the user's credentials for it mint a token for any repository. */
+	if (strncasecmp(realm_url, "https://", 8) != 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(known_realms); i++) {
+		if (auth_host_matches(known_realms[i].registry, registry) &&
+		    auth_host_matches(known_realms[i].realm, realm))
+			return true;
+	}
+	return configured_realm(pairs, registry, realm);
+}
+
+static void add_escaped(struct strbuf *sb, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		char c = *s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~')
+			strbuf_addch(sb, c);
+		else
+			strbuf_addf(sb, "%%%02X", (unsigned char)c);
+	}
+}
+
+static bool is_scope_param(const char *p, size_t n)
+{
+	static const char name[] = "scope";
+
+	return n >= STRLEN(name) && !strncmp(p, name, STRLEN(name)) && (n == STRLEN(name) || p[STRLEN(name)] == '=');
+}
+
+/* The realm up to its fragment, without scope parameters of its own (a
+ * realm URL is part of the challenge too), then '?' or '&'. */
+static void add_realm(struct strbuf *sb, const char *realm)
+{
+	size_t end = strcspn(realm, "#"), q = strcspn(realm, "?#");
+	char sep = '?';
+
+	strbuf_add(sb, realm, q);
+	for (const char *p = realm + q + 1; q < end && p < realm + end;) {
+		size_t n = strcspn(p, "&#");
+
+		if (n > 0 && !is_scope_param(p, n)) {
+			strbuf_addch(sb, sep);
+			strbuf_add(sb, p, n);
+			sep = '&';
+		}
+		p += n + 1;
+	}
+	strbuf_addch(sb, sep);
+}
+
+char *auth_token_url(const char *realm, const char *service, const char *image)
+{
+	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", image);
+	struct strbuf sb = STRBUF_INIT;
+
+	add_realm(&sb, realm);
+	if (service != NULL) {
+		strbuf_addstr(&sb, "service=");
+		add_escaped(&sb, service);
+		strbuf_addch(&sb, '&');
+	}
+	strbuf_addstr(&sb, "scope=");
+	add_escaped(&sb, scope);
+	return strbuf_detach(&sb);
 }
 
 /* ---- netrc ---- */
@@ -309,13 +465,9 @@ static void entry_reset(struct netrc_entry *e)
 
 static bool entry_matches(const struct netrc_entry *e, const char *host, const char *login)
 {
-	_cleanup_free_ char *mh = NULL, *h = NULL;
-
 	if (e->machine == NULL || e->password == NULL || e->login == NULL)
 		return false;
-	mh = auth_host_strip_port(e->machine);
-	h = auth_host_strip_port(host);
-	return !strcasecmp(mh, h) && (login == NULL || !strcmp(login, e->login));
+	return auth_host_matches(e->machine, host) && (login == NULL || !strcmp(login, e->login));
 }
 
 static int entry_take(struct netrc_entry *e, int flags, struct credentials *ret, struct error *err)
@@ -393,14 +545,12 @@ int netrc_find(const char *text, const char *host, const char *login, int flags,
 
 char *netrc_infer_login(const char *text, const char *host)
 {
-	_cleanup_free_ char *h = auth_host_strip_port(host);
-
 	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		char f[4][256];
 		_cleanup_free_ char *l = xstrndup(line, strcspn(line, "\n"));
 
 		if (sscanf(l, " %255s %255s %255s %255s", f[0], f[1], f[2], f[3]) == 4 &&
-		    !strcmp(f[0], "machine") && !strcmp(f[1], h) && !strcmp(f[2], "login"))
+		    !strcmp(f[0], "machine") && auth_host_matches(f[1], host) && !strcmp(f[2], "login"))
 			return xstrdup(f[3]);
 	}
 	return NULL;
@@ -570,18 +720,21 @@ static int docker_config_lookup(const char *registry, const char *login, struct 
 	return r;
 }
 
-int auth_lookup(const struct config *cfg, const char *registry, const char *realm_host, const char *login,
+int auth_lookup(const struct config *cfg, const char *registry, const char *realm_url, const char *login,
 		struct credentials *ret, struct error *err)
 {
-	_cleanup_free_ char *text = NULL, *path = NULL, *host = auth_host_strip_port(registry);
+	_cleanup_free_ char *text = NULL, *path = NULL, *realm = NULL;
 	int r = 0;
 
+	if (realm_url != NULL && !auth_realm_trusted(config_get(cfg, "AUTH_REALMS"), registry, realm_url))
+		return 0;
+	realm = realm_url ? url_hostport(realm_url) : NULL;
 	if (auth_read_credentials_file(cfg, &text, &path, err) < 0)
 		return -1;
 	if (text != NULL) {
-		r = netrc_find(text, host, login, NETRC_EVAL, ret, err);
-		if (r == 0 && realm_host != NULL && strcasecmp(realm_host, host) != 0)
-			r = netrc_find(text, realm_host, login, NETRC_EVAL, ret, err);
+		r = netrc_find(text, registry, login, NETRC_EVAL, ret, err);
+		if (r == 0 && realm != NULL)
+			r = netrc_find(text, realm, login, NETRC_EVAL, ret, err);
 		if (r < 0)
 			return error_prefix(err, "%s", path);
 		if (r > 0) {

@@ -46,7 +46,7 @@ void credentials_done(struct credentials *c);
 /* netrc lookup flags */
 #define NETRC_EVAL 1 /* evaluate `$...` passwords with sh, as enroot does */
 
-/* Find the entry for machine host (compared without port) and, when login
+/* Find the entry for machine host (see auth_host_matches) and, when login
  * is not NULL, that login. Returns 1 when found, 0 when not, <0 on error.
  * A password that starts with '$' and is the 6th field of its line (the
  * one-line `machine H login U password P` form) is, with NETRC_EVAL, the rest
@@ -56,7 +56,8 @@ int netrc_find(const char *text, const char *host, const char *login, int flags,
 	       struct error *err);
 
 /* enroot's user inference: the login of the first line matching
- * `^\s*machine\s+HOST\s+login\s+(\S+)` (host without port). NULL if none. */
+ * `^\s*machine\s+HOST\s+login\s+(\S+)`, HOST matched as by netrc_find.
+ * NULL if none. */
 char *netrc_infer_login(const char *text, const char *host);
 
 /* Docker config.json `auths`: keys are "host[:port]" or URLs such as
@@ -64,6 +65,26 @@ char *netrc_infer_login(const char *text, const char *host);
  * "username"/"password". Returns 1 found, 0 not found, <0 on error. */
 int docker_auths_find(const char *json, size_t len, const char *registry, const char *login,
 		      struct credentials *ret, struct error *err);
+
+/* Whether a `.credentials` machine (or an AUTH_REALMS name) matches
+ * hostport ("host[:port]", "[v6]:port"). Hosts compare case-insensitively;
+ * a pattern with a port matches only that port, one without any port (the
+ * enroot file format names hosts without ports). */
+bool auth_host_matches(const char *pattern, const char *hostport);
+
+/* May credentials for registry go to the token realm realm_url? Yes on the
+ * registry's own host (any port); on another host only over https and for
+ * a known pairing (nvcr.io and authn.nvidia.com, Docker Hub and
+ * auth.docker.io, registry.gitlab.com and gitlab.com) or one listed in pairs,
+ * the AUTH_REALMS setting: space-separated "registry=realmhost" words, each
+ * name matched as by auth_host_matches. pairs may be NULL. */
+bool auth_realm_trusted(const char *pairs, const char *registry, const char *realm_url);
+
+/* The token request URL: realm?service=S&scope=repository:IMAGE:pull. The
+ * scope is always the pulled image's, for pull: never what a challenge
+ * asked for, which could name another repository or push. service may be
+ * NULL. */
+char *auth_token_url(const char *realm, const char *service, const char *image);
 
 /* "host:port" / "[v6]:port" -> "host" / "v6". */
 char *auth_host_strip_port(const char *hostport);
@@ -75,10 +96,13 @@ char *auth_url_host(const char *url);
  * file: 0 with *ret = NULL. */
 int auth_read_credentials_file(const struct config *cfg, char **ret, char **ret_path, struct error *err);
 
-/* Credentials for registry: .credentials by registry host, then by the
- * token realm host (realm_host may be NULL; enroot#161/#241), then Docker's
- * config.json. Returns 1 found, 0 none, <0 error. */
-int auth_lookup(const struct config *cfg, const char *registry, const char *realm_host, const char *login,
+/* Credentials for registry ("host[:port]"), to send to the registry itself
+ * (realm_url NULL) or to its token realm realm_url. For a realm, none unless
+ * auth_realm_trusted(AUTH_REALMS, ...). Then .credentials by registry, then
+ * by realm host (NGC's authn.nvidia.com, Docker Hub's auth.docker.io:
+ * enroot#161/#241), then Docker's config.json by registry. Returns 1 found,
+ * 0 none, <0 error. */
+int auth_lookup(const struct config *cfg, const char *registry, const char *realm_url, const char *login,
 		struct credentials *ret, struct error *err);
 
 /* The login to use when the reference has none (enroot.md §4.1): from

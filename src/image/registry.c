@@ -52,6 +52,7 @@ struct registry {
 	struct credentials creds;
 	bool creds_looked_up;
 	struct auth_challenge chal; /* the last challenge, to refresh the token */
+	char *untrusted_realm;      /* host of a token realm sent no credentials */
 	char *auth;                 /* "Authorization: ..." for origin, or NULL */
 	time_t auth_expiry;         /* 0: does not expire */
 	bool allow_http;
@@ -483,6 +484,12 @@ static const char *credentials_path(const struct registry *r)
 
 static int auth_failed(struct registry *r, const char *url, struct error *err)
 {
+	if (r->untrusted_realm != NULL)
+		return error_set(err, 0,
+				 "URL %s returned error code: 401 Unauthorized (no credentials were sent to the token "
+				 "service on %s, another host than %s; if it serves that registry, pair them in "
+				 "AUTH_REALMS)",
+				 url, r->untrusted_realm, r->ref->registry);
 	if (r->login == NULL)
 		return error_set(err, 0,
 				 "URL %s returned error code: 401 Unauthorized (anonymous access denied: add "
@@ -492,13 +499,15 @@ static int auth_failed(struct registry *r, const char *url, struct error *err)
 			 credentials_path(r));
 }
 
-static int load_credentials(struct registry *r, const char *realm_host, struct error *err)
+/* Looked up once: they come from the registry's entry or from a realm
+ * paired with it, and every token request checks its realm again. */
+static int load_credentials(struct registry *r, const char *realm_url, struct error *err)
 {
 	int n;
 
 	if (r->creds_looked_up)
 		return r->creds.password != NULL;
-	n = auth_lookup(r->cfg, r->ref->registry, realm_host, r->login, &r->creds, err);
+	n = auth_lookup(r->cfg, r->ref->registry, realm_url, r->login, &r->creds, err);
 	if (n < 0)
 		return -1;
 	r->creds_looked_up = true;
@@ -533,20 +542,15 @@ static void set_auth(struct registry *r, char *header, time_t expiry)
 
 static int request(struct registry *r, struct xfer *x, const char *url, bool registry_auth, struct error *err);
 
-static char *token_url(struct registry *r)
+/* Credentials go to the token realm only where auth_realm_trusted allows;
+ * elsewhere the token is requested anonymously. */
+static int realm_credentials(struct registry *r, const char *realm_host, struct error *err)
 {
-	const struct auth_challenge *c = &r->chal;
-	_cleanup_free_ char *dflt = xasprintf("repository:%s:pull", r->ref->image);
-	char *svc = curl_easy_escape(r->curl, c->service ? c->service : "", 0);
-	char *scope = curl_easy_escape(r->curl, c->scope ? c->scope : dflt, 0);
-	char *url;
+	bool trusted = auth_realm_trusted(config_get(r->cfg, "AUTH_REALMS"), r->ref->registry, r->chal.realm);
 
-	if (svc == NULL || scope == NULL)
-		abort();
-	url = xasprintf("%s%cservice=%s&scope=%s", c->realm, strchr(c->realm, '?') ? '&' : '?', svc, scope);
-	curl_free(svc);
-	curl_free(scope);
-	return url;
+	free(r->untrusted_realm);
+	r->untrusted_realm = trusted ? NULL : xstrdup(realm_host);
+	return trusted ? load_credentials(r, r->chal.realm, err) : 0;
 }
 
 static int fetch_token(struct registry *r, struct error *err)
@@ -560,10 +564,10 @@ static int fetch_token(struct registry *r, struct error *err)
 	if (host == NULL || !(strncasecmp(r->chal.realm, "https://", 8) == 0 || r->allow_http))
 		return error_set(err, 0, "refusing authentication realm %.200s (https required, see ALLOW_HTTP)",
 				 r->chal.realm);
-	n = load_credentials(r, host, err);
+	n = realm_credentials(r, host, err);
 	if (n < 0)
 		return -1;
-	url = token_url(r);
+	url = auth_token_url(r->chal.realm, r->chal.service, r->ref->image);
 	origin = url_origin(url);
 	basic = n > 0 ? basic_header(&r->creds) : NULL;
 	t.auth_origin = origin;
@@ -959,6 +963,7 @@ void registry_close(struct registry *r)
 	set_auth(r, NULL, 0);
 	credentials_done(&r->creds);
 	auth_challenge_done(&r->chal);
+	free(r->untrusted_realm);
 	free(r->base);
 	free(r->origin);
 	free(r->login);

@@ -8,14 +8,20 @@
 #   plain  http  (CAPSA_ALLOW_HTTP=y)
 #   basic  https + htpasswd (bcrypt), self-signed CA
 #   token  https + Bearer via tests/registry/token_server.py (skipped if absent)
+#   on 127.0.0.2 (another host), tests/registry/faultproxy.py as
+#   evil   http, always 401 naming the token server's realm with another
+#          repository and push in the scope (a malicious registry)
+#   fwd    http, forwards to token (a registry whose token service is on
+#          another host)
 
 bats_require_minimum_version 1.5.0
 
 REPO=${CAPSA_REPO:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 BUILD=${CAPSA_BUILD:-$REPO/build/release}
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+free_port() { # [ADDR]
+	python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' \
+		"${1:-127.0.0.1}"
 }
 
 wait_up() { # URL [curl args]
@@ -115,6 +121,23 @@ make_tls() {
 	cp "$t/ca.crt" "$t/certs.d/ca.crt"
 }
 
+# The two registries on 127.0.0.2 (see the header), in front of token.
+start_proxies() {
+	local evil fwd chal
+	evil=$(free_port 127.0.0.2) fwd=$(free_port 127.0.0.2)
+	printf '%s\n' "$evil" "$fwd" >"$W/proxy-ports"
+	chal="Bearer realm=\"https://127.0.0.1:$P_TOKSRV/token?scope=repository:team/x:push\",service=\"capsa-registry\""
+	chal+=",scope=\"repository:private/x:pull,push\""
+	start_bg evil python3 "$REPO/tests/registry/faultproxy.py" --listen "127.0.0.2:$evil" \
+		--upstream "https://127.0.0.1:$P_TOKEN" --cafile "$W/tls/ca.crt" --log "$W/evil.jsonl" \
+		--rule "$(jq -cn --arg c "$chal" '{path: "^/v2/", action: "status", status: 401,
+			headers: {"WWW-Authenticate": $c}}')"
+	start_bg fwd python3 "$REPO/tests/registry/faultproxy.py" --listen "127.0.0.2:$fwd" \
+		--upstream "https://127.0.0.1:$P_TOKEN" --cafile "$W/tls/ca.crt" --log "$W/fwd.jsonl"
+	wait_up "http://127.0.0.2:$evil/v2/"
+	wait_up "http://127.0.0.2:$fwd/v2/"
+}
+
 setup_file() {
 	export W
 	W=$(mktemp -d /tmp/capsa-regtest.XXXXXX)
@@ -156,12 +179,15 @@ auth:
 		start_bg token docker-registry serve "$W/token.yml"
 		wait_up "https://127.0.0.1:$P_TOKSRV/token" --cacert "$W/tls/ca.crt"
 		wait_up "https://127.0.0.1:$P_TOKEN/v2/" --cacert "$W/tls/ca.crt"
+		start_proxies
 		touch "$W/token-enabled"
 	fi
 	local s=(skopeo --insecure-policy copy -q --preserve-digests)
 	"${s[@]}" "oci:$W/oci:v1" "docker://127.0.0.1:$P_PLAIN/x:v1" --dest-tls-verify=false
 	"${s[@]}" --all "oci:$W/oci:multi" "docker://127.0.0.1:$P_PLAIN/x:multi" --dest-tls-verify=false
 	"${s[@]}" "oci:$W/oci:v1" "docker://127.0.0.1:$P_BASIC/team/x:v1" --dest-cert-dir "$W/tls/certs.d" \
+		--dest-creds alice:secret
+	"${s[@]}" "oci:$W/oci:v1" "docker://127.0.0.1:$P_BASIC/private/x:v1" --dest-cert-dir "$W/tls/certs.d" \
 		--dest-creds alice:secret
 	touch "$W/ready"
 }
@@ -172,7 +198,7 @@ teardown_file() {
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")
 		# Only our own children: check the command line before killing.
-		if grep -qa -e docker-registry -e token_server "/proc/$pid/cmdline" 2>/dev/null; then
+		if grep -qa -e docker-registry -e token_server -e faultproxy "/proc/$pid/cmdline" 2>/dev/null; then
 			kill "$pid" 2>/dev/null || true
 		fi
 	done
@@ -266,6 +292,17 @@ plain() { DRV_ENV=(CAPSA_ALLOW_HTTP=y); drv "$@"; }
 	[[ "$output" == *"authentication failed for alice at 127.0.0.1:$P_BASIC: check $CONF/.credentials"* ]]
 }
 
+@test "basic: a .credentials machine with a port is used only for that port" {
+	DRV_ENV=(SSL_CERT_FILE="$W/tls/ca.crt")
+	printf 'machine 127.0.0.1:%s login alice password secret\n' "$P_PLAIN" >"$CONF/.credentials"
+	chmod 600 "$CONF/.credentials"
+	run -1 drv resolve "docker://127.0.0.1:$P_BASIC/team/x:v1"
+	[[ "$output" == *"anonymous access denied"* ]]
+	printf 'machine 127.0.0.1:%s login alice password secret\n' "$P_BASIC" >"$CONF/.credentials"
+	run -0 drv resolve "docker://127.0.0.1:$P_BASIC/team/x:v1"
+	[[ "$output" == *"user: alice"* ]]
+}
+
 @test "basic: Docker config.json auths" {
 	DRV_ENV=(SSL_CERT_FILE="$W/tls/ca.crt")
 	mkdir -p "$HOMED/.docker"
@@ -288,6 +325,53 @@ plain() { DRV_ENV=(CAPSA_ALLOW_HTTP=y); drv "$@"; }
 	printf 'machine 127.0.0.1 login alice password nope\n' >"$CONF/.credentials"
 	run -1 drv resolve "docker://127.0.0.1:$P_TOKEN/team/x:v1"
 	[[ "$output" == *"authentication failed for alice"* ]]
+}
+
+# Every token request so far: anonymous, for repository:IMAGE:pull only.
+token_requests_anonymous_pull_only() { # IMAGE
+	jq -se --arg s "repository:$1:pull" 'length > 0 and all(.[]; .authorization == false and .scopes == [$s])' \
+		"$W/token.jsonl" || { cat "$W/token.jsonl"; return 1; }
+}
+
+@test "token: a registry naming another host's token service gets no token made with credentials" {
+	[ -f "$W/token-enabled" ] || skip "token server unavailable"
+	read -r P_EVIL _ < <(paste -s "$W/proxy-ports")
+	DRV_ENV=(CAPSA_ALLOW_HTTP=y SSL_CERT_FILE="$W/tls/ca.crt")
+	# The user has credentials for the real token service (127.0.0.1) only.
+	printf 'machine 127.0.0.1 login alice password secret\n' >"$CONF/.credentials"
+	chmod 600 "$CONF/.credentials"
+	: >"$W/token.jsonl"
+	run -1 drv resolve "docker://127.0.0.2:$P_EVIL/x:v1"
+	token_requests_anonymous_pull_only x
+	[[ "$output" == *"no credentials were sent to the token service on 127.0.0.1"*"AUTH_REALMS"* ]]
+	# Its own credentials do not go to that other host either.
+	printf 'machine 127.0.0.2 login alice password secret\n' >"$CONF/.credentials"
+	: >"$W/token.jsonl"
+	run -1 drv resolve "docker://127.0.0.2:$P_EVIL/x:v1"
+	token_requests_anonymous_pull_only x
+	[[ "$output" == *"AUTH_REALMS"* ]]
+}
+
+@test "token: realm-host credentials need an AUTH_REALMS pairing; with one they work" {
+	[ -f "$W/token-enabled" ] || skip "token server unavailable"
+	read -r _ P_FWD < <(paste -s "$W/proxy-ports")
+	DRV_ENV=(CAPSA_ALLOW_HTTP=y SSL_CERT_FILE="$W/tls/ca.crt")
+	printf 'machine 127.0.0.1 login alice password secret\n' >"$CONF/.credentials"
+	chmod 600 "$CONF/.credentials"
+	: >"$W/token.jsonl"
+	run -1 drv resolve "docker://127.0.0.2:$P_FWD/private/x:v1"
+	token_requests_anonymous_pull_only private/x
+	[[ "$output" == *"AUTH_REALMS"* ]]
+	# A pairing for another port of the registry does not count.
+	DRV_ENV+=(CAPSA_AUTH_REALMS="127.0.0.2:1=127.0.0.1")
+	run -1 drv resolve "docker://127.0.0.2:$P_FWD/private/x:v1"
+	token_requests_anonymous_pull_only private/x
+	DRV_ENV[2]="CAPSA_AUTH_REALMS=other.example=127.0.0.9 127.0.0.2:$P_FWD=127.0.0.1"
+	: >"$W/token.jsonl"
+	run -0 drv pull "docker://127.0.0.2:$P_FWD/private/x:v1" "$OUT"
+	[ "$(grep -c '^fetched ' <<<"$output")" -eq 3 ]
+	jq -se 'length > 0 and all(.[]; .authorization and .user == "alice" and .scopes == ["repository:private/x:pull"])' \
+		"$W/token.jsonl"
 }
 
 @test "token: a short-lived token is refreshed during a pull (enroot#278)" {

@@ -164,6 +164,42 @@ TEST(netrc_infer)
 	ASSERT_TRUE(netrc_infer_login(text, "docker.io") == NULL);
 }
 
+/* A machine with a port is only for that port; one without keeps matching
+ * any port (enroot's format has none). Inference agrees with lookup. */
+TEST(netrc_port_match)
+{
+	const char *text = "machine reg.example:5000 login a password pa\n"
+			   "machine reg.example login b password pb\n"
+			   "machine 127.0.0.1:5001 login tok password pt\n"
+			   "machine [::1]:5000 login six password p6\n";
+	static const struct {
+		const char *host, *login, *password;
+	} want[] = {
+		{"reg.example:5000", "a", "pa"}, {"reg.example:5001", "b", "pb"}, {"reg.example", "b", "pb"},
+		{"127.0.0.1:5443", NULL, NULL},  {"127.0.0.1", NULL, NULL},       {"[::1]:5000", "six", "p6"},
+		{"[::1]:5001", NULL, NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		char *u = netrc_infer_login(text, want[i].host);
+
+		creds(text, want[i].host, NULL, want[i].login, want[i].password);
+		if (want[i].login == NULL)
+			ASSERT_TRUE(u == NULL);
+		else
+			ASSERT_STREQ(u, want[i].login);
+		free(u);
+	}
+	creds(text, "127.0.0.1:5001", NULL, "tok", "pt");
+	creds("machine REG.example login c password pc\n", "reg.EXAMPLE:443", NULL, "c", "pc");
+	ASSERT_TRUE(auth_host_matches("h", "h:1"));
+	ASSERT_TRUE(auth_host_matches("H:1", "h:1"));
+	ASSERT_TRUE(!auth_host_matches("h:1", "h"));
+	ASSERT_TRUE(!auth_host_matches("h:1", "h:2"));
+	ASSERT_TRUE(!auth_host_matches("h", "hh"));
+	ASSERT_TRUE(auth_host_matches("[::1]", "[::1]:5000"));
+}
+
 static char *tmpdir(void)
 {
 	char *d = xstrdup("/tmp/capsa-auth.XXXXXX");
@@ -183,9 +219,82 @@ static void write_text(const char *path, const char *text, mode_t mode)
 	close(fd);
 }
 
-/* NGC needs nvcr.io and authn.nvidia.com entries with enroot; capsa also
- * looks the token realm host up (enroot#161/#241). */
-TEST(lookup_realm_fallback_and_perms)
+/* Credentials go to a token realm on another host only for a known or
+ * configured pairing, and never over http to another host. */
+TEST(realm_pairing)
+{
+	static const struct {
+		const char *pairs, *registry, *realm;
+		bool trusted;
+	} cases[] = {
+		{NULL, "nvcr.io", "https://authn.nvidia.com/token", true},
+		{NULL, "NVCR.IO", "https://AUTHN.nvidia.com:443/token", true},
+		{NULL, "nvcr.io", "https://nvcr.io/proxy_auth", true},
+		{NULL, "registry-1.docker.io", "https://auth.docker.io/token", true},
+		{NULL, "registry.gitlab.com", "https://gitlab.com/jwt/auth", true},
+		{NULL, "evil.example", "https://auth.docker.io/token", false},
+		{NULL, "evil.example", "https://authn.nvidia.com/token", false},
+		{NULL, "auth.docker.io", "https://registry-1.docker.io/token", false},
+		{NULL, "nvcr.io", "http://authn.nvidia.com/token", false},
+		{NULL, "nvcr.io", "https://u@authn.nvidia.com/token", false},
+		{NULL, "nvcr.io", "ftp://authn.nvidia.com/token", false},
+		{NULL, "127.0.0.1:5000", "http://127.0.0.1:5001/token", true},
+		{NULL, "127.0.0.1:5000", "https://127.0.0.2/token", false},
+		{"127.0.0.1:5000=127.0.0.2", "127.0.0.1:5000", "https://127.0.0.2:7000/token", true},
+		{"127.0.0.1:5000=127.0.0.2", "127.0.0.1:5001", "https://127.0.0.2:7000/token", false},
+		{"127.0.0.1:5000=127.0.0.2", "127.0.0.1:5000", "http://127.0.0.2:7000/token", false},
+		{"a=b\treg.corp=auth.corp:8443  c=d", "reg.corp", "https://auth.corp:8443/t", true},
+		{"reg.corp=auth.corp:8443", "reg.corp", "https://auth.corp/t", false},
+		{"=auth.corp reg.corp= reg.corp auth.corp =", "reg.corp", "https://auth.corp/t", false},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (auth_realm_trusted(cases[i].pairs, cases[i].registry, cases[i].realm) != cases[i].trusted)
+			TAP_FAIL("%s -> %s with '%s': expected %s", cases[i].registry, cases[i].realm,
+				 cases[i].pairs ? cases[i].pairs : "", cases[i].trusted ? "trusted" : "refused");
+	}
+}
+
+/* The scope is the pulled image's, whatever the challenge asked for. */
+TEST(token_url_scope)
+{
+	char *u = auth_token_url("https://a.example/token", "svc x", "ns/img");
+
+	ASSERT_STREQ(u, "https://a.example/token?service=svc%20x&scope=repository%3Ans%2Fimg%3Apull");
+	free(u);
+	u = auth_token_url("https://a.example/token?x=1", NULL, "library/busybox");
+	ASSERT_STREQ(u, "https://a.example/token?x=1&scope=repository%3Alibrary%2Fbusybox%3Apull");
+	free(u);
+	/* A scope hidden in the realm's own query is dropped too. */
+	u = auth_token_url("https://a.example/t?scope=repository:v:push&scopes=2&scope&x#f&scope=y", "s", "i");
+	ASSERT_STREQ(u, "https://a.example/t?scopes=2&x&service=s&scope=repository%3Ai%3Apull");
+	free(u);
+	u = auth_token_url("https://a.example/t?scope=a:b:push#frag", NULL, "i");
+	ASSERT_STREQ(u, "https://a.example/t?scope=repository%3Ai%3Apull");
+	free(u);
+}
+
+static void lookup(const struct config *cfg, const char *registry, const char *realm, const char *want_login)
+{
+	struct credentials c = {0};
+	struct error err = ERROR_INIT;
+	int r = auth_lookup(cfg, registry, realm, NULL, &c, &err);
+
+	if (r < 0)
+		TAP_FAIL("%s: %s", registry, err.msg);
+	if (want_login == NULL && r != 0)
+		TAP_FAIL("%s -> %s: unexpected credentials of %s", registry, realm ? realm : "itself", c.login);
+	if (want_login != NULL && r != 1)
+		TAP_FAIL("%s -> %s: no credentials", registry, realm ? realm : "itself");
+	if (want_login != NULL)
+		ASSERT_STREQ(c.login, want_login);
+	credentials_done(&c);
+}
+
+/* NGC needs nvcr.io and authn.nvidia.com entries with enroot, Docker Hub an
+ * auth.docker.io one (enroot#161/#241): the realm host's entry serves its
+ * paired registry, and no other. */
+TEST(lookup_realm_pairs_and_perms)
 {
 	struct config cfg = {0};
 	struct credentials c = {0};
@@ -194,11 +303,23 @@ TEST(lookup_realm_fallback_and_perms)
 
 	setenv("DOCKER_CONFIG", dir, 1);
 	config_set(&cfg, "CONFIG_PATH", dir);
-	write_text(path, "machine auth.docker.io login hubuser password hubpw\n", 0600);
-	ASSERT_EQ(auth_lookup(&cfg, "registry-1.docker.io", NULL, NULL, &c, &err), 0);
-	ASSERT_EQ(auth_lookup(&cfg, "registry-1.docker.io", "auth.docker.io", NULL, &c, &err), 1);
-	ASSERT_STREQ(c.login, "hubuser");
-	ASSERT_STREQ(c.password, "hubpw");
+	write_text(path,
+		   "machine auth.docker.io login hubuser password hubpw\n"
+		   "machine authn.nvidia.com login $oauthtoken password nvapi\n"
+		   "machine evil.example login mine password minepw\n",
+		   0600);
+	lookup(&cfg, "registry-1.docker.io", NULL, NULL);
+	lookup(&cfg, "registry-1.docker.io", "https://auth.docker.io/token", "hubuser");
+	lookup(&cfg, "nvcr.io", "https://authn.nvidia.com/token", "$oauthtoken");
+	/* A registry naming someone else's token service gets nothing... */
+	lookup(&cfg, "other.example", "https://auth.docker.io/token", NULL);
+	/* ...and its own credentials do not go there either. */
+	lookup(&cfg, "evil.example", "https://auth.docker.io/token", NULL);
+	lookup(&cfg, "evil.example", "https://evil.example:8443/token", "mine");
+	lookup(&cfg, "evil.example", NULL, "mine");
+	config_set(&cfg, "AUTH_REALMS", "other.example=auth.docker.io");
+	lookup(&cfg, "other.example", "https://auth.docker.io/token", "hubuser");
+	ASSERT_OK(auth_lookup(&cfg, "registry-1.docker.io", "https://auth.docker.io/token", NULL, &c, &err), &err);
 	ASSERT_STREQ(c.source, path);
 	credentials_done(&c);
 	ASSERT_OK(auth_infer_user(&cfg, "127.0.0.1:5000", &u, &err), &err);
@@ -488,7 +609,9 @@ int main(int argc, char **argv)
 		T(challenge_bearer),      T(challenge_commas_spaces_escapes),
 		T(challenge_several),     T(challenge_errors),
 		T(netrc_forms),           T(netrc_dollar_eval),
-		T(netrc_infer),           T(lookup_realm_fallback_and_perms),
+		T(netrc_infer),           T(netrc_port_match),
+		T(realm_pairing),
+		T(token_url_scope),         T(lookup_realm_pairs_and_perms),
 		T(docker_config_auths),   T(hosts_and_base64),
 		T(manifest_oci),          T(manifest_docker_v2s2),
 		T(manifest_rejects),      T(manifest_too_many_layers),

@@ -183,23 +183,27 @@ static int expand_with_bash(const struct config *cfg, const char *raw, char **re
 	char *argv[] = {(char *)"bash", (char *)"--norc", (char *)"--noprofile", (char *)"-c",
 			(char *)"eval echo \"$1\"", (char *)"bash", (char *)raw, NULL};
 	extern char **environ;
-	char *out = NULL;
-	int status, r;
+	struct proc_output res = PROC_OUTPUT_INIT;
+	int r;
 
 	for (char **e = environ; *e; e++)
 		strv_push(&env, *e);
 	if (cfg)
 		config_export(cfg, &env);
-	r = proc_capture(argv, strv_argv(&env), NULL, MAX_EXPANDED, &out, &status, err);
+	r = proc_capture(argv, strv_argv(&env), NULL, MAX_EXPANDED, &res, err);
 	strv_free(&env);
 	if (r < 0)
 		return r;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		free(out);
-		return error_set(err, 0, "failed to expand configuration value '%s'", raw);
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0)
+		r = error_set(err, 0, "failed to expand configuration value '%s'", raw);
+	else if (res.truncated)
+		r = error_set(err, E2BIG, "configuration value too long");
+	if (r < 0) {
+		proc_output_done(&res);
+		return r;
 	}
-	out[strcspn(out, "\n")] = '\0';
-	*ret = out;
+	res.out[strcspn(res.out, "\n")] = '\0';
+	*ret = TAKE_PTR(res.out);
 	return 0;
 }
 

@@ -270,24 +270,24 @@ static bool netrc_next(const char **p, int *field, struct ntok *t)
 static int eval_password(const char *start, char **ret, struct error *err)
 {
 	_cleanup_free_ char *expr = xstrndup(start, strcspn(start, "\n"));
-	_cleanup_free_ char *cmd = NULL, *out = NULL;
+	_cleanup_free_ char *cmd = NULL;
 	char *argv[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
+	struct proc_output res = PROC_OUTPUT_INIT;
 	size_t n;
-	int status;
 
 	n = strlen(expr);
 	while (n > 0 && isspace((unsigned char)expr[n - 1]))
 		expr[--n] = '\0';
 	cmd = xasprintf("echo %s", expr);
 	argv[2] = cmd;
-	if (proc_capture(argv, environ, NULL, PASSWORD_EVAL_MAX, &out, &status, err) < 0)
+	if (proc_capture(argv, environ, NULL, PASSWORD_EVAL_MAX, &res, err) < 0)
 		return -1;
-	out[strcspn(out, "\r\n")] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out[0] == '\0') {
-		explicit_bzero(out, strlen(out));
+	res.out[strcspn(res.out, "\r\n")] = '\0';
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0 || res.out[0] == '\0' || res.truncated) {
+		proc_output_done(&res);
 		return error_set(err, 0, "evaluating the password expression gave no password");
 	}
-	*ret = TAKE_PTR(out);
+	*ret = TAKE_PTR(res.out);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #ifndef CAPSA_UTIL_PROC_H
 #define CAPSA_UTIL_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -25,9 +26,24 @@ int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *o
 	       struct error *err);
 /* Wait for pid, retrying on EINTR; returns the wait status. */
 int proc_wait(pid_t pid, int *ret_status, struct error *err);
-/* Run and collect stdout (at most max bytes). Returns the wait status in *ret_status. */
-int proc_capture(char *const argv[], char *const envp[], const struct proc_opts *opts, size_t max, char **ret_out,
-		 int *ret_status, struct error *err);
+/* What proc_capture collected. out holds the first len (<= max) bytes of
+ * stdout plus a NUL; it may contain NUL bytes, so use len, not strlen. When
+ * the child wrote more than max bytes the rest was read and dropped, and
+ * truncated is set: callers that parse out must treat that as an error. */
+struct proc_output {
+	char *out;
+	size_t len;
+	bool truncated;
+	int status; /* wait status */
+};
+
+#define PROC_OUTPUT_INIT {NULL, 0, false, 0}
+
+/* Run and collect stdout (see struct proc_output). */
+int proc_capture(char *const argv[], char *const envp[], const struct proc_opts *opts, size_t max,
+		 struct proc_output *ret, struct error *err);
+/* Free out (wiped first: it may hold a password). */
+void proc_output_done(struct proc_output *o);
 /* "exited with return code N" / "was killed by signal N" for messages. */
 const char *proc_status_str(int status, char *buf, size_t len);
 /* Exit code as a shell reports it: code, or 128+signal. */

@@ -28,6 +28,28 @@ static void child_fds(const struct proc_opts *o)
 	syscall(SYS_close_range, 3U, ~0U, 0U);
 }
 
+static bool helper_env_dropped(const char *kv)
+{
+	static const char *const names[] = {"PATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS"};
+	size_t n = strcspn(kv, "=");
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (n == strlen(names[i]) && !strncmp(kv, names[i], n))
+			return true;
+	}
+	/* Exported bash functions can replace `echo` or `eval` in our script. */
+	return !strncmp(kv, "LD_", STRLEN("LD_")) || !strncmp(kv, "BASH_FUNC_", STRLEN("BASH_FUNC_"));
+}
+
+void proc_helper_env(char *const base[], struct strv *ret)
+{
+	for (size_t i = 0; base != NULL && base[i] != NULL; i++) {
+		if (!helper_env_dropped(base[i]))
+			strv_push(ret, base[i]);
+	}
+	strv_push(ret, "PATH=" PROC_HELPER_PATH);
+}
+
 int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *opts, pid_t *ret_pid,
 	       struct error *err)
 {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/strv.h"
 
 struct proc_opts {
 	int stdin_fd;  /* -1: /dev/null */
@@ -20,6 +21,16 @@ struct proc_opts {
 };
 
 #define PROC_OPTS_INIT {-1, -1, -1, NULL, NULL, NULL}
+
+/* The PATH host helpers (bash for configuration values, sh for .credentials
+ * expressions) run with, whatever the caller's PATH is. */
+#define PROC_HELPER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Append base to ret without PATH and without the variables that make a
+ * shell run code or the loader map libraries before the helper's own script
+ * (BASH_ENV, ENV, SHELLOPTS, BASHOPTS, PS4, BASH_FUNC_*, IFS, LD_*), then
+ * PATH=PROC_HELPER_PATH. */
+void proc_helper_env(char *const base[], struct strv *ret);
 
 /* fork + execve (execvpe when argv[0] has no '/'); fds >= 3 are closed. */
 int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *opts, pid_t *ret_pid,

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
 #include <string.h>
 
 #include "tap.h"
@@ -49,4 +50,32 @@ TEST(capture_exact_limit_not_truncated)
 	proc_output_done(&res);
 }
 
-TAP_MAIN(T(capture_length_with_nuls), T(capture_truncated), T(capture_exact_limit_not_truncated))
+static bool has(struct strv *sv, const char *kv)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		if (!strcmp(sv->v[i], kv))
+			return true;
+	}
+	return false;
+}
+
+/* Helpers never take PATH, startup files, exported functions or loader
+ * variables from the caller. */
+TEST(helper_env)
+{
+	char *base[] = {(char *)"PATH=/home/u/evil:/usr/bin", (char *)"BASH_ENV=/tmp/x", (char *)"ENV=/tmp/y",
+			(char *)"LD_PRELOAD=/tmp/z.so", (char *)"LD_LIBRARY_PATH=/tmp", (char *)"IFS=x",
+			(char *)"SHELLOPTS=xtrace", (char *)"PS4=$(id)", (char *)"BASH_FUNC_echo%%=() { id; }",
+			(char *)"HOME=/home/u", (char *)"PATHX=kept", (char *)"ENVIRONMENT=kept", NULL};
+	struct strv env = STRV_INIT;
+
+	proc_helper_env(base, &env);
+	ASSERT_EQ(env.n, 4);
+	ASSERT_TRUE(has(&env, "HOME=/home/u"));
+	ASSERT_TRUE(has(&env, "PATHX=kept"));
+	ASSERT_TRUE(has(&env, "ENVIRONMENT=kept"));
+	ASSERT_TRUE(has(&env, "PATH=" PROC_HELPER_PATH));
+	strv_free(&env);
+}
+
+TAP_MAIN(T(capture_length_with_nuls), T(capture_truncated), T(capture_exact_limit_not_truncated), T(helper_env))

@@ -149,6 +149,25 @@ TEST(netrc_dollar_eval)
 	}
 }
 
+/* The expression can be a secret ($PASSWORD) or name one, and every local
+ * user can read a process's argv in /proc/PID/cmdline: it must not be on
+ * sh's command line. The expression prints that command line itself ($$ is
+ * the evaluating sh, also inside the substitution), so no race is involved. */
+TEST(netrc_dollar_expression_not_in_argv)
+{
+	struct credentials c = {0};
+	struct error err = ERROR_INIT;
+
+	ASSERT_EQ(netrc_find("machine h login u password $(xargs -0 </proc/$$/cmdline) secret-marker\n", "h",
+			     NULL, NETRC_EVAL, &c, &err),
+		  1);
+	/* The evaluation still happened: the marker comes back after argv. */
+	ASSERT_TRUE(strstr(c.password, "/bin/sh") == c.password);
+	if (strstr(c.password, "cmdline") != NULL || strstr(c.password, "secret-marker") != strrchr(c.password, ' ') + 1)
+		TAP_FAIL("the expression is visible in sh's argv: '%s'", c.password);
+	credentials_done(&c);
+}
+
 TEST(netrc_infer)
 {
 	const char *text = "  machine nvcr.io login $oauthtoken password x\n"
@@ -487,7 +506,7 @@ int main(int argc, char **argv)
 	static const struct tap_test tests[] = {
 		T(challenge_bearer),      T(challenge_commas_spaces_escapes),
 		T(challenge_several),     T(challenge_errors),
-		T(netrc_forms),           T(netrc_dollar_eval),
+		T(netrc_forms),           T(netrc_dollar_eval), T(netrc_dollar_expression_not_in_argv),
 		T(netrc_infer),           T(lookup_realm_fallback_and_perms),
 		T(docker_config_auths),   T(hosts_and_base64),
 		T(manifest_oci),          T(manifest_docker_v2s2),

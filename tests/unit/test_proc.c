@@ -67,15 +67,15 @@ TEST(helper_env)
 			(char *)"LD_PRELOAD=/tmp/z.so", (char *)"LD_LIBRARY_PATH=/tmp", (char *)"IFS=x",
 			(char *)"SHELLOPTS=xtrace", (char *)"PS4=$(id)", (char *)"BASH_FUNC_echo%%=() { id; }",
 			(char *)"HOME=/home/u", (char *)"PATHX=kept", (char *)"ENVIRONMENT=kept", NULL};
-	struct strv env = STRV_INIT;
+	struct strv out = STRV_INIT;
 
-	proc_helper_env(base, &env);
-	ASSERT_EQ(env.n, 4);
-	ASSERT_TRUE(has(&env, "HOME=/home/u"));
-	ASSERT_TRUE(has(&env, "PATHX=kept"));
-	ASSERT_TRUE(has(&env, "ENVIRONMENT=kept"));
-	ASSERT_TRUE(has(&env, "PATH=" PROC_HELPER_PATH));
-	strv_free(&env);
+	proc_helper_env(base, &out);
+	ASSERT_EQ(out.n, 4);
+	ASSERT_TRUE(has(&out, "HOME=/home/u"));
+	ASSERT_TRUE(has(&out, "PATHX=kept"));
+	ASSERT_TRUE(has(&out, "ENVIRONMENT=kept"));
+	ASSERT_TRUE(has(&out, "PATH=" PROC_HELPER_PATH));
+	strv_free(&out);
 }
 
 TAP_MAIN(T(capture_length_with_nuls), T(capture_truncated), T(capture_exact_limit_not_truncated), T(helper_env))

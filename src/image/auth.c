@@ -551,6 +551,10 @@ int auth_read_credentials_file(const struct config *cfg, char **ret, char **ret_
 	*ret = NULL;
 	if (dir == NULL)
 		return 0;
+	/* Its `$` passwords are shell code of the user's: registry work is done
+	 * as the user, never in a root context (security.md §4). */
+	if (cfg->mode == CONFIG_ROOT)
+		return error_set(err, EPERM, "refusing to read %s/.credentials in a root context", dir);
 	path = xasprintf("%s/.credentials", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT)

@@ -48,7 +48,7 @@ void caps_raise_ambient(void *unused)
 
 static void build_argv(struct start_ctx *ctx, const char *script, struct strv *argv)
 {
-	strv_push(argv, "bash");
+	strv_push(argv, "/bin/bash");
 	strv_push(argv, "--norc");
 	strv_push(argv, "--noprofile");
 	strv_push(argv, "-c");
@@ -60,7 +60,7 @@ static void build_argv(struct start_ctx *ctx, const char *script, struct strv *a
 
 int conffile_check(const char *path, struct error *err)
 {
-	char *argv[] = {(char *)"bash", (char *)"-n", (char *)path, NULL};
+	char *argv[] = {(char *)"/bin/bash", (char *)"-n", (char *)path, NULL};
 	extern char **environ;
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct proc_output res = PROC_OUTPUT_INIT;

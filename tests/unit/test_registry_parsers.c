@@ -234,6 +234,31 @@ TEST(lookup_realm_fallback_and_perms)
 	config_free(&cfg);
 }
 
+/* A root context (the Slurm plugin) never evaluates the user's `$`
+ * passwords: the file is refused before anything runs. */
+TEST(credentials_refused_in_root_mode)
+{
+	struct config cfg = {0};
+	struct credentials c = {0};
+	struct error err = ERROR_INIT;
+	char *dir = tmpdir(), *path = xasprintf("%s/.credentials", dir), *mark = xasprintf("%s/ran", dir);
+	char *text = xasprintf("machine h login u password $(touch %s; echo pw)\n", mark);
+
+	config_set(&cfg, "CONFIG_PATH", dir);
+	write_text(path, text, 0600);
+	ASSERT_EQ(auth_lookup(&cfg, "h", NULL, NULL, &c, &err), 1);
+	ASSERT_STREQ(c.password, "pw");
+	credentials_done(&c);
+	unlink(mark);
+	cfg.mode = CONFIG_ROOT;
+	ASSERT_FAILS(auth_lookup(&cfg, "h", NULL, NULL, &c, &err));
+	ASSERT_TRUE(strstr(err.msg, "root context") != NULL);
+	ASSERT_TRUE(access(mark, F_OK) < 0);
+	unlink(path);
+	rmdir(dir);
+	config_free(&cfg);
+}
+
 TEST(docker_config_auths)
 {
 	/* "alice:s3cr:et" and "bob:pw" */
@@ -507,7 +532,7 @@ int main(int argc, char **argv)
 		T(challenge_bearer),      T(challenge_commas_spaces_escapes),
 		T(challenge_several),     T(challenge_errors),
 		T(netrc_forms),           T(netrc_dollar_eval), T(netrc_dollar_expression_not_in_argv),
-		T(netrc_infer),           T(lookup_realm_fallback_and_perms),
+		T(netrc_infer),           T(lookup_realm_fallback_and_perms), T(credentials_refused_in_root_mode),
 		T(docker_config_auths),   T(hosts_and_base64),
 		T(manifest_oci),          T(manifest_docker_v2s2),
 		T(manifest_rejects),      T(manifest_too_many_layers),

@@ -442,21 +442,35 @@ static void apply_falsy(struct config *cfg)
 }
 
 /* Per-user directories must be ours and private: another user could
- * pre-create a predictable path and plant content (security.md K09). */
-static int make_private_dir(const char *path, struct error *err)
+ * pre-create a predictable path (/tmp/capsa-runtime-UID) as a directory or a
+ * symbolic link and plant content (security.md K09). */
+static int make_private_dir(const char *name, const char *path, struct error *err)
 {
-	struct stat st;
-	mode_t old = umask(077);
-	int r = mkdir_p(path, 0700, err);
+	_cleanup_free_ char *parent = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	int fd;
 
-	umask(old);
-	if (r < 0)
-		return r;
-	if (stat(path, &st) < 0)
-		return error_set(err, errno, "failed to stat '%s'", path);
-	if (st.st_uid != geteuid() && geteuid() != 0)
-		return error_set(err, 0, "'%s' is owned by uid %u, not by you: remove it or point the setting elsewhere",
-				 path, (unsigned)st.st_uid);
+	if (*parent && mkdir_p(parent, 0700, err) < 0)
+		return error_prefix(err, "CAPSA_%s", name);
+	fd = open_private_dir(AT_FDCWD, path, PRIVATE_DIR_CREATE, err);
+	if (fd < 0)
+		return error_prefix(err, "CAPSA_%s", name);
+	close(fd);
+	return 0;
+}
+
+/* TEMP_PATH is usually the shared /tmp (root-owned and sticky), where
+ * mkdtemp makes private directories; any other one must be ours. enroot
+ * does not create it, and neither does capsa. */
+static int check_temp_dir(const char *path, struct error *err)
+{
+	int fd;
+
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	fd = open_private_dir(AT_FDCWD, path, PRIVATE_DIR_SHARED_TMP, err);
+	if (fd < 0)
+		return error_prefix(err, "CAPSA_TEMP_PATH");
+	close(fd);
 	return 0;
 }
 
@@ -481,9 +495,11 @@ static int check_dirs(struct config *cfg, struct error *err)
 
 		if (d == NULL || *d != '/')
 			return error_set(err, 0, "CAPSA_%s must be an absolute path", dirs[i]);
-		if (cfg->mode == CONFIG_USER && make_private_dir(d, err) < 0)
+		if (cfg->mode == CONFIG_USER && make_private_dir(dirs[i], d, err) < 0)
 			return -1;
 	}
+	if (cfg->mode == CONFIG_USER && config_get(cfg, "TEMP_PATH") != NULL)
+		return check_temp_dir(config_get(cfg, "TEMP_PATH"), err);
 	return 0;
 }
 

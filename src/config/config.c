@@ -463,9 +463,11 @@ static int make_private_dir(const char *name, const char *path, struct error *er
  * does not create it, and neither does capsa. */
 static int check_temp_dir(const char *path, struct error *err)
 {
+	struct stat st;
 	int fd;
 
-	if (access(path, F_OK) < 0 && errno == ENOENT)
+	/* lstat: a dangling link planted there is refused, not skipped. */
+	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return 0;
 	fd = open_private_dir(AT_FDCWD, path, PRIVATE_DIR_SHARED_TMP, err);
 	if (fd < 0)

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,25 @@ const char *config_get(const struct config *cfg, const char *name)
 	struct config_entry *e = find(cfg, name);
 
 	return e ? e->value : NULL;
+}
+
+/* The value of NAME in a KEY=VALUE list, or NULL. */
+static const char *kv_lookup(const struct strv *sv, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sv->n; i++) {
+		if (!strncmp(sv->v[i], name, n) && sv->v[i][n] == '=')
+			return sv->v[i] + n + 1;
+	}
+	return NULL;
+}
+
+const char *config_getenv(const struct config *cfg, const char *name)
+{
+	if (cfg == NULL || cfg->mode == CONFIG_USER)
+		return getenv(name);
+	return kv_lookup(&cfg->root_env, name);
 }
 
 bool config_bool(const struct config *cfg, const char *name)
@@ -187,6 +207,24 @@ bool config_parse_line(const char *line, char **ret_key, char **ret_value)
 	return true;
 }
 
+/* NVIDIA_*, MELLANOX_*, SSL_CERT_*, *_proxy: enroot exports them, and a
+ * value already set wins. A root context neither reads nor changes the
+ * process environment (slurmstepd's), so only extra_env counts there. */
+static int store_extra_env(struct config *cfg, const char *key, const char *raw, struct error *err)
+{
+	const char *cur = cfg->mode == CONFIG_USER ? getenv(key) : kv_lookup(&cfg->extra_env, key);
+	_cleanup_free_ char *val = NULL;
+
+	if (cur && *cur)
+		return 0;
+	if (config_expand(cfg, raw, &val, err) < 0)
+		return -1;
+	if (cfg->mode == CONFIG_USER)
+		setenv(key, val, 1);
+	strv_pushf(&cfg->extra_env, "%s=%s", key, val);
+	return 0;
+}
+
 /* Store a value read from a file with "first non-empty wins" semantics. */
 static int store_file_value(struct config *cfg, const char *key, const char *raw, enum config_source src,
 			    int rank, struct error *err)
@@ -195,17 +233,8 @@ static int store_file_value(struct config *cfg, const char *key, const char *raw
 	_cleanup_free_ char *val = NULL;
 	struct config_entry *e;
 
-	if (name == NULL) {
-		const char *cur = getenv(key);
-
-		if (cur && *cur)
-			return 0;
-		if (config_expand(cfg, raw, &val, err) < 0)
-			return -1;
-		setenv(key, val, 1);
-		strv_pushf(&cfg->extra_env, "%s=%s", key, val);
-		return 0;
-	}
+	if (name == NULL)
+		return store_extra_env(cfg, key, raw, err);
 	e = find_or_add(cfg, name);
 	if (e->value && *e->value)
 		return 0;
@@ -261,22 +290,41 @@ static void load_env(struct config *cfg)
 	}
 }
 
+static const struct {
+	const char *var, *sub;
+} xdg_homes[] = {{"XDG_DATA_HOME", ".local/share"}, {"XDG_CONFIG_HOME", ".config"}, {"XDG_CACHE_HOME", ".cache"}};
+
 static void set_xdg_defaults(void)
 {
 	const char *home = getenv("HOME");
-	static const struct {
-		const char *var, *sub;
-	} xdg[] = {{"XDG_DATA_HOME", ".local/share"}, {"XDG_CONFIG_HOME", ".config"}, {"XDG_CACHE_HOME", ".cache"}};
 
-	for (size_t i = 0; i < ARRAY_SIZE(xdg); i++) {
-		const char *v = getenv(xdg[i].var);
+	for (size_t i = 0; i < ARRAY_SIZE(xdg_homes); i++) {
+		const char *v = getenv(xdg_homes[i].var);
 		_cleanup_free_ char *val = NULL;
 
 		if (v && *v)
 			continue;
-		val = xasprintf("%s/%s", home ? home : "", xdg[i].sub);
-		setenv(xdg[i].var, val, 1);
+		val = xasprintf("%s/%s", home ? home : "", xdg_homes[i].sub);
+		setenv(xdg_homes[i].var, val, 1);
 	}
+}
+
+/* A root context takes HOME from the passwd entry of the euid, never from
+ * the environment, and XDG_RUNTIME_DIR=/run as enroot defaults it. */
+static void set_root_env(struct config *cfg)
+{
+	struct passwd pwbuf, *pw = NULL;
+	char buf[4096];
+	const char *home = "/";
+
+	if (getpwuid_r(geteuid(), &pwbuf, buf, sizeof(buf), &pw) == 0 && pw && pw->pw_dir && pw->pw_dir[0] == '/')
+		home = pw->pw_dir;
+	strv_pushf(&cfg->root_env, "HOME=%s", home);
+	if (!strcmp(home, "/"))
+		home = "";
+	for (size_t i = 0; i < ARRAY_SIZE(xdg_homes); i++)
+		strv_pushf(&cfg->root_env, "%s=%s/%s", xdg_homes[i].var, home, xdg_homes[i].sub);
+	strv_push(&cfg->root_env, "XDG_RUNTIME_DIR=/run");
 }
 
 /* $BASE/capsa, unless only an enroot installation exists: then reuse it, so
@@ -291,9 +339,10 @@ static char *default_path(const char *base, const char *suffix)
 	return TAKE_PTR(ours);
 }
 
-static char *default_runtime_path(void)
+static char *default_runtime_path(const struct config *cfg)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *xdg = config_getenv(cfg, "XDG_RUNTIME_DIR");
+	const char *tmpdir = config_getenv(cfg, "TMPDIR");
 	_cleanup_free_ char *user_run = xasprintf("/run/user/%u", (unsigned)geteuid());
 	struct stat st;
 
@@ -304,8 +353,7 @@ static char *default_runtime_path(void)
 		return xasprintf("%s/capsa", user_run);
 	if (geteuid() == 0)
 		return xstrdup("/run/capsa");
-	return xasprintf("%s/capsa-runtime-%u", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-			 (unsigned)geteuid());
+	return xasprintf("%s/capsa-runtime-%u", tmpdir ? tmpdir : "/tmp", (unsigned)geteuid());
 }
 
 static void set_if_unset(struct config *cfg, const char *name, char *value)
@@ -319,13 +367,13 @@ static void set_if_unset(struct config *cfg, const char *name, char *value)
 
 static void apply_path_defaults(struct config *cfg)
 {
-	set_if_unset(cfg, "CONFIG_PATH", default_path(getenv("XDG_CONFIG_HOME"), ""));
-	set_if_unset(cfg, "CACHE_PATH", default_path(getenv("XDG_CACHE_HOME"), ""));
-	set_if_unset(cfg, "DATA_PATH", default_path(getenv("XDG_DATA_HOME"), ""));
-	set_if_unset(cfg, "RUNTIME_PATH", default_runtime_path());
+	set_if_unset(cfg, "CONFIG_PATH", default_path(config_getenv(cfg, "XDG_CONFIG_HOME"), ""));
+	set_if_unset(cfg, "CACHE_PATH", default_path(config_getenv(cfg, "XDG_CACHE_HOME"), ""));
+	set_if_unset(cfg, "DATA_PATH", default_path(config_getenv(cfg, "XDG_DATA_HOME"), ""));
+	set_if_unset(cfg, "RUNTIME_PATH", default_runtime_path(cfg));
 }
 
-static char *sysconf_dir(struct config *cfg)
+static char *sysconf_dir_default(struct config *cfg)
 {
 	const char *v = config_get(cfg, "SYSCONF_PATH");
 
@@ -394,53 +442,114 @@ static void apply_falsy(struct config *cfg)
 }
 
 /* Per-user directories must be ours and private: another user could
- * pre-create a predictable path and plant content (security.md K09). */
-static int make_private_dir(const char *path, struct error *err)
+ * pre-create a predictable path (/tmp/capsa-runtime-UID) as a directory or a
+ * symbolic link and plant content (security.md K09). */
+static int make_private_dir(const char *name, const char *path, struct error *err)
 {
-	struct stat st;
-	mode_t old = umask(077);
-	int r = mkdir_p(path, 0700, err);
+	_cleanup_free_ char *parent = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	int fd;
 
-	umask(old);
-	if (r < 0)
-		return r;
-	if (stat(path, &st) < 0)
-		return error_set(err, errno, "failed to stat '%s'", path);
-	if (st.st_uid != geteuid() && geteuid() != 0)
-		return error_set(err, 0, "'%s' is owned by uid %u, not by you: remove it or point the setting elsewhere",
-				 path, (unsigned)st.st_uid);
+	if (*parent && mkdir_p(parent, 0700, err) < 0)
+		return error_prefix(err, "CAPSA_%s", name);
+	fd = open_private_dir(AT_FDCWD, path, PRIVATE_DIR_CREATE, err);
+	if (fd < 0)
+		return error_prefix(err, "CAPSA_%s", name);
+	close(fd);
 	return 0;
 }
 
-int config_load(struct config *cfg, struct error *err)
+/* TEMP_PATH is usually the shared /tmp (root-owned and sticky), where
+ * mkdtemp makes private directories; any other one must be ours. enroot
+ * does not create it, and neither does capsa. */
+static int check_temp_dir(const char *path, struct error *err)
 {
-	_cleanup_free_ char *sysdir = NULL, *user_conf = NULL;
+	struct stat st;
+	int fd;
+
+	/* lstat: a dangling link planted there is refused, not skipped. */
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	fd = open_private_dir(AT_FDCWD, path, PRIVATE_DIR_SHARED_TMP, err);
+	if (fd < 0)
+		return error_prefix(err, "CAPSA_TEMP_PATH");
+	close(fd);
+	return 0;
+}
+
+/* CAPSA_CONFIG_PATH/capsa.conf: the user's own file, never read as root. */
+static int load_user_conf(struct config *cfg, struct error *err)
+{
+	_cleanup_free_ char *user_conf = NULL;
+
+	set_if_unset(cfg, "CONFIG_PATH", default_path(config_getenv(cfg, "XDG_CONFIG_HOME"), ""));
+	user_conf = xasprintf("%s/capsa.conf", config_get(cfg, "CONFIG_PATH"));
+	return load_file(cfg, user_conf, SRC_USER, 0, err);
+}
+
+/* The data-like directories must be absolute; the CLI creates them. A root
+ * context creates nothing: they are the user's, made by the user. */
+static int check_dirs(struct config *cfg, struct error *err)
+{
 	static const char *const dirs[] = {"CACHE_PATH", "DATA_PATH", "RUNTIME_PATH"};
 
-	memset(cfg, 0, sizeof(*cfg));
-	set_xdg_defaults();
-	load_env(cfg);
-	sysdir = sysconf_dir(cfg);
-	set_if_unset(cfg, "CONFIG_PATH", default_path(getenv("XDG_CONFIG_HOME"), ""));
-	user_conf = xasprintf("%s/capsa.conf", config_get(cfg, "CONFIG_PATH"));
-	if (load_file(cfg, user_conf, SRC_USER, 0, err) < 0)
-		return -1;
-	if (load_sysconf(cfg, sysdir, err) < 0)
-		return -1;
-	set_if_unset(cfg, "SYSCONF_PATH", xstrdup(sysdir));
-	apply_path_defaults(cfg);
-	if (apply_defaults(cfg, err) < 0)
-		return -1;
-	apply_falsy(cfg);
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		const char *d = config_get(cfg, dirs[i]);
 
 		if (d == NULL || *d != '/')
 			return error_set(err, 0, "CAPSA_%s must be an absolute path", dirs[i]);
-		if (make_private_dir(d, err) < 0)
+		if (cfg->mode == CONFIG_USER && make_private_dir(dirs[i], d, err) < 0)
 			return -1;
 	}
+	if (cfg->mode == CONFIG_USER && config_get(cfg, "TEMP_PATH") != NULL)
+		return check_temp_dir(config_get(cfg, "TEMP_PATH"), err);
 	return 0;
+}
+
+static int load_all(struct config *cfg, const char *sysconf_dir, struct error *err)
+{
+	_cleanup_free_ char *sysdir = NULL;
+
+	if (cfg->mode == CONFIG_USER) {
+		set_xdg_defaults();
+		load_env(cfg);
+	} else {
+		set_root_env(cfg);
+	}
+	sysdir = sysconf_dir ? xstrdup(sysconf_dir) : sysconf_dir_default(cfg);
+	if (cfg->mode == CONFIG_USER && load_user_conf(cfg, err) < 0)
+		return -1;
+	if (load_sysconf(cfg, sysdir, err) < 0)
+		return -1;
+	if (sysconf_dir)
+		entry_store(find_or_add(cfg, "SYSCONF_PATH"), sysdir, SRC_DIRECTIVE, 0);
+	set_if_unset(cfg, "SYSCONF_PATH", xstrdup(sysdir));
+	apply_path_defaults(cfg);
+	if (apply_defaults(cfg, err) < 0)
+		return -1;
+	apply_falsy(cfg);
+	return check_dirs(cfg, err);
+}
+
+int config_load_sysconf(struct config *cfg, enum config_mode mode, const char *sysconf_dir, struct error *err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = mode;
+	if (load_all(cfg, sysconf_dir, err) < 0) {
+		/* A long-lived caller (slurmstepd) must not leak a failed load. */
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_mode(struct config *cfg, enum config_mode mode, struct error *err)
+{
+	return config_load_sysconf(cfg, mode, NULL, err);
+}
+
+int config_load(struct config *cfg, struct error *err)
+{
+	return config_load_mode(cfg, CONFIG_USER, err);
 }
 
 int config_apply_directives(struct config *cfg, const char *path, struct error *err)
@@ -487,5 +596,6 @@ void config_free(struct config *cfg)
 	free(cfg->entries);
 	free(cfg->sysconf_file);
 	strv_free(&cfg->extra_env);
+	strv_free(&cfg->root_env);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shell-style expansion of configuration values. enroot runs `eval echo`;
  * capsa handles the forms real configurations use without forking, and
- * falls back to bash for anything else (command substitutions). */
+ * falls back to bash for anything else (command substitutions), except in a
+ * root context, where the values and the variables they name may come from
+ * the user and a shell would run their code as root. */
 #include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
@@ -35,7 +37,7 @@ static const char *lookup(const struct config *cfg, const char *name)
 	else if (cfg && !strncmp(name, "CAPSA_", STRLEN("CAPSA_")))
 		v = config_get(cfg, name + STRLEN("CAPSA_"));
 	if (v == NULL)
-		v = getenv(name);
+		v = config_getenv(cfg, name);
 	return v;
 }
 
@@ -169,7 +171,7 @@ static void expand_word(struct expander *e)
 		} else if (c == '`') {
 			e->need_shell = true;
 		} else if (c == '~' && e->out.len == 0 && !dq && (*e->p == '/' || *e->p == '\0')) {
-			const char *home = getenv("HOME");
+			const char *home = config_getenv(e->cfg, "HOME");
 			strbuf_addstr(&e->out, home ? home : "~");
 		} else {
 			strbuf_addch(&e->out, c);
@@ -180,26 +182,32 @@ static void expand_word(struct expander *e)
 static int expand_with_bash(const struct config *cfg, const char *raw, char **ret, struct error *err)
 {
 	struct strv env = STRV_INIT;
-	char *argv[] = {(char *)"bash", (char *)"--norc", (char *)"--noprofile", (char *)"-c",
+	char *argv[] = {(char *)"/bin/bash", (char *)"--norc", (char *)"--noprofile", (char *)"-c",
 			(char *)"eval echo \"$1\"", (char *)"bash", (char *)raw, NULL};
 	extern char **environ;
-	char *out = NULL;
-	int status, r;
+	struct proc_output res = PROC_OUTPUT_INIT;
+	int r;
 
-	for (char **e = environ; *e; e++)
-		strv_push(&env, *e);
+	if (cfg && cfg->mode == CONFIG_ROOT)
+		return error_set(err, 0, "configuration value '%s' needs a shell, which is never run in a root context",
+				 raw);
+	proc_helper_env(environ, &env);
 	if (cfg)
 		config_export(cfg, &env);
-	r = proc_capture(argv, strv_argv(&env), NULL, MAX_EXPANDED, &out, &status, err);
+	r = proc_capture(argv, strv_argv(&env), NULL, MAX_EXPANDED, &res, err);
 	strv_free(&env);
 	if (r < 0)
 		return r;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		free(out);
-		return error_set(err, 0, "failed to expand configuration value '%s'", raw);
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0)
+		r = error_set(err, 0, "failed to expand configuration value '%s'", raw);
+	else if (res.truncated)
+		r = error_set(err, E2BIG, "configuration value too long");
+	if (r < 0) {
+		proc_output_done(&res);
+		return r;
 	}
-	out[strcspn(out, "\n")] = '\0';
-	*ret = out;
+	res.out[strcspn(res.out, "\n")] = '\0';
+	*ret = TAKE_PTR(res.out);
 	return 0;
 }
 

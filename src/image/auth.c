@@ -423,27 +423,47 @@ static bool netrc_next(const char **p, int *field, struct ntok *t)
 	return true;
 }
 
+/* enroot runs `sh -c "echo <rest of line>"`. The expression goes through
+ * the environment instead of argv: every local user can read
+ * /proc/PID/cmdline, and the expression may hold or name a secret. The
+ * variable is unset before the eval, so the commands it runs do not see it. */
+static const char eval_script[] = "capsa_pw_expr=$CAPSA_PW_EXPR; unset CAPSA_PW_EXPR; eval \"echo $capsa_pw_expr\"";
+
+#define PW_EXPR_MAX 8192
+
+static int run_password_expr(const char *expr, struct proc_output *res, struct error *err)
+{
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)eval_script, NULL};
+	struct strv env = STRV_INIT;
+	int r;
+
+	proc_helper_env(environ, &env);
+	strv_pushf(&env, "CAPSA_PW_EXPR=%s", expr);
+	r = proc_capture(argv, env.v, NULL, PASSWORD_EVAL_MAX, res, err);
+	explicit_bzero(env.v[env.n - 1], strlen(env.v[env.n - 1]));
+	strv_free(&env);
+	return r;
+}
+
 static int eval_password(const char *start, char **ret, struct error *err)
 {
-	_cleanup_free_ char *expr = xstrndup(start, strcspn(start, "\n"));
-	_cleanup_free_ char *cmd = NULL, *out = NULL;
-	char *argv[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
-	size_t n;
-	int status;
+	size_t n = strcspn(start, "\n");
+	struct proc_output res = PROC_OUTPUT_INIT;
+	_cleanup_free_ char *expr = NULL;
 
-	n = strlen(expr);
-	while (n > 0 && isspace((unsigned char)expr[n - 1]))
-		expr[--n] = '\0';
-	cmd = xasprintf("echo %s", expr);
-	argv[2] = cmd;
-	if (proc_capture(argv, environ, NULL, PASSWORD_EVAL_MAX, &out, &status, err) < 0)
+	while (n > 0 && isspace((unsigned char)start[n - 1]))
+		n--;
+	if (n > PW_EXPR_MAX)
+		return error_set(err, E2BIG, "the password expression is longer than %d bytes", PW_EXPR_MAX);
+	expr = xstrndup(start, n);
+	if (run_password_expr(expr, &res, err) < 0)
 		return -1;
-	out[strcspn(out, "\r\n")] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out[0] == '\0') {
-		explicit_bzero(out, strlen(out));
+	res.out[strcspn(res.out, "\r\n")] = '\0';
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0 || res.out[0] == '\0' || res.truncated) {
+		proc_output_done(&res);
 		return error_set(err, 0, "evaluating the password expression gave no password");
 	}
-	*ret = TAKE_PTR(out);
+	*ret = TAKE_PTR(res.out);
 	return 0;
 }
 
@@ -681,6 +701,10 @@ int auth_read_credentials_file(const struct config *cfg, char **ret, char **ret_
 	*ret = NULL;
 	if (dir == NULL)
 		return 0;
+	/* Its `$` passwords are shell code of the user's: registry work is done
+	 * as the user, never in a root context (security.md §4). */
+	if (cfg->mode == CONFIG_ROOT)
+		return error_set(err, EPERM, "refusing to read %s/.credentials in a root context", dir);
 	path = xasprintf("%s/.credentials", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT)

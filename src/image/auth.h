@@ -93,7 +93,7 @@ char *auth_url_host(const char *url);
 
 /* $CONFIG_PATH/.credentials; refused when not a regular file owned by the
  * euid (or root), or writable by group or others: it feeds `sh`. Missing
- * file: 0 with *ret = NULL. */
+ * file: 0 with *ret = NULL. Always an error in CONFIG_ROOT mode. */
 int auth_read_credentials_file(const struct config *cfg, char **ret, char **ret_path, struct error *err);
 
 /* Credentials for registry ("host[:port]"), to send to the registry itself

@@ -48,22 +48,13 @@ int sha256_fd(int fd, uint64_t len, char ret_hex[65], struct error *err)
 	return 0;
 }
 
-/* A private directory of ours, opened without following links (K09). */
-static int open_private_dir(int dirfd, const char *name, struct error *err)
+/* blobs/, tmp/ and locks/ are ours and private (K09): another user must not
+ * be able to plant a blob or hold a lock. */
+static int open_cache_dir(int dirfd, const char *cache_path, const char *name, struct error *err)
 {
-	struct stat st;
-	int fd;
+	int fd = open_private_dir(dirfd, name, PRIVATE_DIR_CREATE, err);
 
-	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-		return error_set(err, errno, "failed to create cache directory '%s'", name);
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return error_set(err, errno, "failed to open cache directory '%s'", name);
-	if (fstat(fd, &st) < 0 || (st.st_uid != geteuid() && geteuid() != 0)) {
-		close(fd);
-		return error_set(err, 0, "cache directory '%s' is not owned by you: remove it", name);
-	}
-	return fd;
+	return fd < 0 ? error_prefix(err, "cache '%s'", cache_path) : fd;
 }
 
 int blobcache_open(const char *cache_path, struct blobcache *ret, struct error *err)
@@ -71,15 +62,15 @@ int blobcache_open(const char *cache_path, struct blobcache *ret, struct error *
 	_cleanup_close_ int blobs = -1;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->dirfd = open(cache_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret->blobsfd = ret->tmpfd = ret->locksfd = -1;
+	ret->dirfd = open_private_dir(AT_FDCWD, cache_path, 0, err);
 	if (ret->dirfd < 0)
-		return error_set(err, errno, "failed to open cache '%s'", cache_path);
+		return error_prefix(err, "cache");
 	ret->path = xstrdup(cache_path);
-	blobs = open_private_dir(ret->dirfd, "blobs", err);
-	if (blobs < 0 || (ret->blobsfd = open_private_dir(blobs, "sha256", err)) < 0 ||
-	    (ret->tmpfd = open_private_dir(ret->dirfd, "tmp", err)) < 0 ||
-	    (ret->locksfd = open_private_dir(ret->dirfd, "locks", err)) < 0) {
+	blobs = open_cache_dir(ret->dirfd, cache_path, "blobs", err);
+	if (blobs < 0 || (ret->blobsfd = open_cache_dir(blobs, cache_path, "sha256", err)) < 0 ||
+	    (ret->tmpfd = open_cache_dir(ret->dirfd, cache_path, "tmp", err)) < 0 ||
+	    (ret->locksfd = open_cache_dir(ret->dirfd, cache_path, "locks", err)) < 0) {
 		blobcache_close(ret);
 		return -1;
 	}

@@ -714,20 +714,22 @@ static int engine_save(struct import *im, const char *engine, const char *image,
 	char *argv[] = {(char *)engine, (char *)"save", (char *)"-o", (char *)file, (char *)image, NULL};
 	extern char **environ;
 	struct proc_opts o = PROC_OPTS_INIT;
-	_cleanup_free_ char *out = NULL;
-	int status;
+	struct proc_output res = PROC_OUTPUT_INIT;
+	int r = 0;
 
 	o.stderr_fd = 1;
 	info(im, "Fetching image from %s", engine);
-	if (proc_capture(argv, environ, &o, 4096, &out, &status, err) < 0)
+	if (proc_capture(argv, environ, &o, 4096, &res, err) < 0)
 		return -1;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return error_set(err, 0, "'%s' is not installed: it is needed to import %s", engine, im->o->uri);
-	if (status != 0) {
-		out[strcspn(out, "\n")] = '\0';
-		return error_set(err, 0, "%s save %s failed: %s", engine, image, out);
+	if (WIFEXITED(res.status) && WEXITSTATUS(res.status) == 127) {
+		r = error_set(err, 0, "'%s' is not installed: it is needed to import %s", engine, im->o->uri);
+	} else if (res.status != 0) {
+		/* Only the first line goes into the message: truncation is harmless. */
+		res.out[strcspn(res.out, "\n")] = '\0';
+		r = error_set(err, 0, "%s save %s failed: %s", engine, image, res.out);
 	}
-	return 0;
+	proc_output_done(&res);
+	return r;
 }
 
 /* A plain tar is read in place; a compressed one is unpacked into a

@@ -116,7 +116,7 @@ int bundle_extract(const struct bundle_info *b, const char *target, const struct
 	_cleanup_free_ char *copy = xstrdup(target);
 	const char *parent = dirname(copy);
 	_cleanup_free_ char *rundir = bundle_runtime_dir(target);
-	_cleanup_close_ int dst = -1;
+	_cleanup_close_ int dst = -1, rundir_fd = -1;
 	struct sqfs_unpack_opts o = *progress;
 	struct error ignored = ERROR_INIT;
 
@@ -127,9 +127,10 @@ int bundle_extract(const struct bundle_info *b, const char *target, const struct
 				 errno == EEXIST ? "target directory already exists: %s (remove it, or run from elsewhere)"
 						 : "failed to create the target directory %s",
 				 target);
-	if (mkdir(rundir, 0700) < 0 && errno != EEXIST) {
-		error_set(err, errno, "failed to create %s", rundir);
-	} else {
+	/* .NAME sits beside the target, maybe in a shared directory: it becomes
+	 * the runtime path, so it must be ours (open_private_dir). */
+	rundir_fd = open_private_dir(AT_FDCWD, rundir, PRIVATE_DIR_CREATE, err);
+	if (rundir_fd >= 0) {
 		dst = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		o.offset = b->image_offset;
 		if (dst < 0)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ void caps_raise_ambient(void *unused)
 
 static void build_argv(struct start_ctx *ctx, const char *script, struct strv *argv)
 {
-	strv_push(argv, "bash");
+	strv_push(argv, "/bin/bash");
 	strv_push(argv, "--norc");
 	strv_push(argv, "--noprofile");
 	strv_push(argv, "-c");
@@ -59,24 +60,23 @@ static void build_argv(struct start_ctx *ctx, const char *script, struct strv *a
 
 int conffile_check(const char *path, struct error *err)
 {
-	char *argv[] = {(char *)"bash", (char *)"-n", (char *)path, NULL};
+	char *argv[] = {(char *)"/bin/bash", (char *)"-n", (char *)path, NULL};
 	extern char **environ;
 	struct proc_opts o = PROC_OPTS_INIT;
-	char *out = NULL;
-	int status;
+	struct proc_output res = PROC_OUTPUT_INIT;
 
 	o.stderr_fd = 1; /* collect bash's message for the error */
 	if (access(path, R_OK) < 0)
 		return error_set(err, errno, "invalid argument: '%s'", path);
-	if (proc_capture(argv, environ, &o, 4096, &out, &status, err) < 0)
+	if (proc_capture(argv, environ, &o, 4096, &res, err) < 0)
 		return -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		out[strcspn(out, "\n")] = '\0';
-		error_set(err, 0, "invalid argument: '%s': %s", path, out);
-		free(out);
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
+		res.out[strcspn(res.out, "\n")] = '\0';
+		error_set(err, 0, "invalid argument: '%s': %s", path, res.out);
+		proc_output_done(&res);
 		return -1;
 	}
-	free(out);
+	proc_output_done(&res);
 	return 0;
 }
 
@@ -93,28 +93,61 @@ static char *rc_body(const char *decl)
 	return xstrndup(p, end ? (size_t)(end - p) : strlen(p));
 }
 
+/* Cut the next NUL-terminated record of buf[*pos..len). Every record but the
+ * last needs its separator: a config that exits inside environ() or mounts()
+ * (status 0, nothing more printed) leaves them out. */
+static char *next_record(const char *buf, size_t len, size_t *pos, bool need_separator)
+{
+	const char *start = buf + *pos;
+	const char *nul = memchr(start, '\0', len - *pos);
+
+	if (nul == NULL && need_separator)
+		return NULL;
+	if (nul == NULL)
+		nul = buf + len;
+	*pos = (size_t)(nul - buf) + (nul < buf + len);
+	return xstrndup(start, (size_t)(nul - start));
+}
+
+static int split_records(struct start_ctx *ctx, const struct proc_output *res, struct error *err)
+{
+	_cleanup_free_ char *environ_rec = NULL, *mounts_rec = NULL, *rc_rec = NULL;
+	size_t pos = 0;
+
+	environ_rec = next_record(res->out, res->len, &pos, true);
+	mounts_rec = environ_rec ? next_record(res->out, res->len, &pos, true) : NULL;
+	if (mounts_rec == NULL)
+		return error_set(err, 0, "'%s': incomplete output (did environ() or mounts() call exit?)",
+				 ctx->opts->conf_file);
+	rc_rec = next_record(res->out, res->len, &pos, false);
+	ctx->conf_environ = TAKE_PTR(environ_rec);
+	ctx->conf_mounts = TAKE_PTR(mounts_rec);
+	if (*rc_rec && ctx->rc == NULL)
+		ctx->rc = rc_body(rc_rec);
+	return 0;
+}
+
 int conffile_collect(struct start_ctx *ctx, struct error *err)
 {
 	struct strv argv = STRV_INIT;
-	_cleanup_free_ char *out = NULL;
-	char *mounts, *rc;
-	int status, r;
+	struct proc_output res = PROC_OUTPUT_INIT;
+	int r;
 
 	build_argv(ctx, collect_script, &argv);
-	r = proc_capture(argv.v, ctx->host_env.v, NULL, MAX_CONF_OUTPUT, &out, &status, err);
+	r = proc_capture(argv.v, ctx->host_env.v, NULL, MAX_CONF_OUTPUT, &res, err);
 	strv_free(&argv);
 	if (r < 0)
 		return r;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return error_set(err, 0, "'%s' exited with return code %d", ctx->opts->conf_file,
-				 proc_exit_code(status));
-	mounts = out + strlen(out) + 1;
-	rc = mounts + strlen(mounts) + 1;
-	ctx->conf_environ = xstrdup(out);
-	ctx->conf_mounts = xstrdup(mounts);
-	if (*rc && ctx->rc == NULL)
-		ctx->rc = rc_body(rc);
-	return 0;
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0)
+		r = error_set(err, 0, "'%s' exited with return code %d", ctx->opts->conf_file,
+			      proc_exit_code(res.status));
+	else if (res.truncated)
+		r = error_set(err, E2BIG, "'%s': too much output from environ(), mounts() and rc() (limit %d MiB)",
+			      ctx->opts->conf_file, MAX_CONF_OUTPUT >> 20);
+	else
+		r = split_records(ctx, &res, err);
+	proc_output_done(&res);
+	return r;
 }
 
 int conffile_run_hooks(struct start_ctx *ctx, struct error *err)

@@ -35,6 +35,87 @@ int mkdir_p(const char *path, mode_t mode, struct error *err)
 	return 0;
 }
 
+static int check_private_stat(const struct stat *st, const char *path, unsigned flags, struct error *err)
+{
+	bool sticky = (st->st_mode & S_ISVTX) != 0;
+	bool others_write = (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
+
+	if (!S_ISDIR(st->st_mode))
+		return error_set(err, ENOTDIR, "'%s' is not a directory", path);
+	if ((flags & PRIVATE_DIR_SHARED_TMP) && st->st_uid == 0 && (sticky || !others_write))
+		return 0;
+	if (st->st_uid != geteuid() && geteuid() != 0)
+		return error_set(err, 0, "'%s' is owned by uid %u, not by you: remove it or use another directory",
+				 path, (unsigned)st->st_uid);
+	if (others_write && !((flags & PRIVATE_DIR_SHARED_TMP) && sticky))
+		return error_set(err, 0,
+				 "'%s' is writable by group or others (mode %04o): run chmod go-w '%s' or use another "
+				 "directory",
+				 path, (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
+/* The path is not a directory: a symbolic link of our own (a user's
+ * ~/.cache/capsa -> /scratch/...) is followed; anybody else's is refused,
+ * in a sticky directory like /tmp nobody else can have replaced ours. */
+static int open_own_link(int dirfd, const char *path, struct error *err)
+{
+	struct stat lst;
+	int fd;
+
+	if (fstatat(dirfd, path, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+		return error_set(err, errno, "failed to open directory '%s'", path);
+	if (!S_ISLNK(lst.st_mode))
+		return error_set(err, ENOTDIR, "'%s' is not a directory", path);
+	if (lst.st_uid != geteuid())
+		return error_set(err, 0,
+				 "'%s' is a symbolic link owned by uid %u, not by you: remove it or use another directory",
+				 path, (unsigned)lst.st_uid);
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "failed to open directory '%s'", path);
+	return fd;
+}
+
+/* Another user's 0700 directory cannot be opened at all: say whose it is
+ * rather than "permission denied". */
+static int open_failed(int dirfd, const char *path, unsigned flags, struct error *err)
+{
+	int saved = errno;
+	struct stat st;
+
+	if (saved == EACCES && fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    check_private_stat(&st, path, flags, err) < 0)
+		return -1;
+	return error_set(err, saved, "failed to open directory '%s'", path);
+}
+
+int open_private_dir(int dirfd, const char *path, unsigned flags, struct error *err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	_cleanup_close_ int fd = -1;
+	size_t n = strlen(p);
+	struct stat st;
+
+	/* "dir/" would make the kernel follow a final symlink despite O_NOFOLLOW. */
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	if ((flags & PRIVATE_DIR_CREATE) && mkdirat(dirfd, p, 0700) < 0 && errno != EEXIST)
+		return error_set(err, errno, "failed to create directory '%s'", p);
+	fd = openat(dirfd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+		fd = open_own_link(dirfd, p, err);
+	else if (fd < 0)
+		return open_failed(dirfd, p, flags, err);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		return error_set(err, errno, "failed to stat '%s'", p);
+	if (check_private_stat(&st, p, flags, err) < 0)
+		return -1;
+	return TAKE_FD(fd);
+}
+
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct error *err)
 {
 	_cleanup_free_ char *buf = NULL;

@@ -14,6 +14,19 @@
 /* mkdir -p with the given mode for every created component. */
 int mkdir_p(const char *path, mode_t mode, struct error *err);
 
+/* open_private_dir() flags */
+#define PRIVATE_DIR_CREATE 1u     /* mkdir 0700 when missing (the parent must exist) */
+#define PRIVATE_DIR_SHARED_TMP 2u /* also accept a root-owned sticky dir, such as /tmp */
+
+/* Open the per-user directory dirfd/path (O_RDONLY|O_DIRECTORY|O_CLOEXEC)
+ * and check it on the fd, because another user may have created a
+ * predictable path first (security.md §3, K09). Refused with a message that
+ * names the path and the fix: not a directory; a symbolic link not owned by
+ * the euid (a link of our own is followed and its target checked); owned by
+ * another uid (root may use any owner); writable by group or others, even
+ * when ours, as content may already have been planted. Returns the fd. */
+int open_private_dir(int dirfd, const char *path, unsigned flags, struct error *err);
+
 /* Read everything from fd (at most max bytes, else E2BIG); NUL-terminated. */
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len, struct error *err);
 /* Exactly n bytes from fd's offset (NUL-terminated); a short file is EIO. */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +26,28 @@ static void child_fds(const struct proc_opts *o)
 		dup2(o->stderr_fd, 2);
 	/* Never leak a host fd into a hook or a container (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 0U);
+}
+
+static bool helper_env_dropped(const char *kv)
+{
+	static const char *const names[] = {"PATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS"};
+	size_t n = strcspn(kv, "=");
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (n == strlen(names[i]) && !strncmp(kv, names[i], n))
+			return true;
+	}
+	/* Exported bash functions can replace `echo` or `eval` in our script. */
+	return !strncmp(kv, "LD_", STRLEN("LD_")) || !strncmp(kv, "BASH_FUNC_", STRLEN("BASH_FUNC_"));
+}
+
+void proc_helper_env(char *const base[], struct strv *ret)
+{
+	for (size_t i = 0; base != NULL && base[i] != NULL; i++) {
+		if (!helper_env_dropped(base[i]))
+			strv_push(ret, base[i]);
+	}
+	strv_push(ret, "PATH=" PROC_HELPER_PATH);
 }
 
 int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *opts, pid_t *ret_pid,
@@ -66,14 +89,34 @@ int proc_wait(pid_t pid, int *ret_status, struct error *err)
 	return 0;
 }
 
-int proc_capture(char *const argv[], char *const envp[], const struct proc_opts *opts, size_t max, char **ret_out,
-		 int *ret_status, struct error *err)
+/* Read the pipe to its end: at most max bytes are kept, the rest is read
+ * and dropped so the child never blocks on a full pipe. */
+static void read_bounded(int fd, size_t max, struct strbuf *sb, bool *ret_truncated)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		size_t room = max - sb->len;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if ((size_t)n > room)
+			*ret_truncated = true;
+		strbuf_add(sb, buf, (size_t)n > room ? room : (size_t)n);
+	}
+}
+
+int proc_capture(char *const argv[], char *const envp[], const struct proc_opts *opts, size_t max,
+		 struct proc_output *ret, struct error *err)
 {
 	struct proc_opts o = opts ? *opts : (struct proc_opts)PROC_OPTS_INIT;
 	struct strbuf sb = STRBUF_INIT;
-	int pfd[2];
+	bool truncated = false;
+	int pfd[2], status = 0;
 	pid_t pid;
-	char buf[4096];
 	int r;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -85,24 +128,28 @@ int proc_capture(char *const argv[], char *const envp[], const struct proc_opts 
 		close(pfd[0]);
 		return r;
 	}
-	for (;;) {
-		ssize_t n = read(pfd[0], buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (sb.len + (size_t)n <= max)
-			strbuf_add(&sb, buf, (size_t)n);
-	}
+	read_bounded(pfd[0], max, &sb, &truncated);
 	close(pfd[0]);
-	r = proc_wait(pid, ret_status, err);
+	r = proc_wait(pid, &status, err);
 	if (r < 0) {
+		if (sb.buf != NULL)
+			explicit_bzero(sb.buf, sb.len);
 		strbuf_release(&sb);
 		return r;
 	}
-	*ret_out = strbuf_detach(&sb);
+	ret->len = sb.len;
+	ret->out = strbuf_detach(&sb);
+	ret->truncated = truncated;
+	ret->status = status;
 	return 0;
+}
+
+void proc_output_done(struct proc_output *o)
+{
+	if (o->out != NULL)
+		explicit_bzero(o->out, o->len);
+	free(o->out);
+	*o = (struct proc_output)PROC_OUTPUT_INIT;
 }
 
 const char *proc_status_str(int status, char *buf, size_t len)

@@ -106,6 +106,50 @@ teardown() { capsa_teardown; }
 	assert_error
 }
 
+# security.md §3 "Caches, tmp, umask" / K09: /tmp/capsa-runtime-UID (the
+# fallback runtime path) is predictable, so another user can create it first.
+@test "a runtime path planted by another user as a symlink is refused, naming the path and the fix" {
+	require_root
+	[ ! -d "/run/user/$TUID" ] || skip "/run/user/$TUID exists: the /tmp fallback is not used"
+	chmod 1777 "$T/tmp" # as /tmp is
+	local rt=$T/tmp/capsa-runtime-$TUID
+	mkdir -m 0700 "$T/users-dir" "$T/roots-dir"
+	chown "$TUID:$TGID" "$T/users-dir"
+	for target in "$T/users-dir" "$T/roots-dir"; do
+		ln -sfn "$target" "$rt"
+		run --separate-stderr capsa_env -u CAPSA_RUNTIME_PATH -u XDG_RUNTIME_DIR TMPDIR="$T/tmp" list
+		assert_error "CAPSA_RUNTIME_PATH: '$rt' is a symbolic link owned by uid 0, not by you: remove it or use another directory"
+	done
+	rm "$rt"
+	run --separate-stderr capsa_env -u CAPSA_RUNTIME_PATH -u XDG_RUNTIME_DIR TMPDIR="$T/tmp" list
+	assert_success
+	[ "$(stat -c '%u %a %F' "$rt")" = "$TUID 700 directory" ]
+}
+
+@test "a runtime directory owned by another user, or writable by others, is refused" {
+	require_root
+	rm -rf "$RUNTIME" # made by create_busybox
+	mkdir -m 0755 "$RUNTIME" # root's
+	run --separate-stderr capsa list
+	assert_error "CAPSA_RUNTIME_PATH: '$RUNTIME' is owned by uid 0, not by you: remove it or use another directory"
+	chmod 0700 "$RUNTIME" # not even traversable: still named as root's
+	run --separate-stderr capsa list
+	assert_error "'$RUNTIME' is owned by uid 0, not by you"
+	# Ours but group-writable: refused rather than fixed, as something may
+	# already have been planted in it.
+	chown "$TUID:$TGID" "$RUNTIME"
+	chmod 0770 "$RUNTIME"
+	run --separate-stderr capsa list
+	assert_error "CAPSA_RUNTIME_PATH: '$RUNTIME' is writable by group or others (mode 0770): run chmod go-w '$RUNTIME'"
+	chmod 0700 "$RUNTIME"
+	run --separate-stderr capsa list
+	assert_success
+	# The same rule for the data and cache paths.
+	chmod 0777 "$DATA"
+	run --separate-stderr capsa list
+	assert_error "CAPSA_DATA_PATH: '$DATA' is writable by group or others (mode 0777)"
+}
+
 @test "as real root without CAPSA_ALLOW_SUPERUSER a user namespace is still used" {
 	require_root
 	run --separate-stderr capsa_as_root create -n rootbox "$FIX/busybox.sqsh"

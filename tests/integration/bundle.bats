@@ -133,6 +133,28 @@ assert_tmp_clean() {
 	assert_tmp_clean
 }
 
+# .NAME beside the target becomes the runtime path: another user's is refused.
+@test "bundle -x/-k: a .NAME runtime directory planted by another user is refused" {
+	require_root
+	run capsa bundle -t kept busybox.sqsh
+	assert_success
+	mkdir -m 0700 "$T/users-dir"
+	chown "$TUID:$TGID" "$T/users-dir"
+	ln -s "$T/users-dir" "$WORK/.kept"
+	run --separate-stderr run_bundle busybox.run -x -q
+	assert_error "'$WORK/.kept' is a symbolic link owned by uid 0, not by you: remove it"
+	assert_not_exists "$WORK/kept"
+	rm "$WORK/.kept"
+	mkdir -m 0755 "$WORK/.kept"
+	run --separate-stderr run_bundle busybox.run -k -q /bin/true
+	assert_error "'$WORK/.kept' is owned by uid 0, not by you: remove it"
+	assert_not_exists "$WORK/kept"
+	rmdir "$WORK/.kept"
+	run --separate-stderr run_bundle busybox.run -k -q /bin/true
+	assert_success
+	[ "$(stat -c '%u %a' "$WORK/.kept")" = "$TUID 700" ]
+}
+
 @test "bundle run: start options pass through (-e, -m, -w, --rc); no -w means read-only" {
 	run capsa bundle busybox.sqsh
 	assert_success

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "config/config.h"
@@ -195,5 +197,106 @@ TEST(foreign_owner_rejected)
 	cleanup();
 }
 
+/* A fake bash first in PATH that leaves a mark, and a BASH_ENV file that
+ * does the same: neither may run when a value needs bash. */
+static void plant_fake_bash(const char *d, char **ret_mark)
+{
+	char *bin = xasprintf("%s/fakebin", d);
+	char *mark = xasprintf("%s/mark", d);
+
+	mkdir(bin, 0755);
+	write_text(xasprintf("%s/bash", bin), xasprintf("#!/bin/sh\necho fake-bash >>%s\necho fake\n", mark));
+	chmod(xasprintf("%s/bash", bin), 0755);
+	write_text(xasprintf("%s/bash_env", d), xasprintf("echo bash-env >>%s\n", mark));
+	setenv("PATH", xasprintf("%s:/usr/bin:/bin", bin), 1);
+	setenv("BASH_ENV", xasprintf("%s/bash_env", d), 1);
+	setenv("ENV", xasprintf("%s/bash_env", d), 1);
+	*ret_mark = mark;
+}
+
+TEST(shell_helper_fixed_path_and_env)
+{
+	char *d = isolate(), *mark, *v = NULL;
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	plant_fake_bash(d, &mark);
+	ASSERT_OK(config_load(&cfg, &err), &err);
+	ASSERT_EQ(cfg.mode, CONFIG_USER);
+	ASSERT_OK(config_expand(&cfg, "$(echo real)", &v, &err), &err);
+	ASSERT_STREQ(v, "real");
+	if (access(mark, F_OK) == 0)
+		TAP_FAIL("the fake bash or BASH_ENV ran");
+	/* The helper's own PATH, not the caller's. */
+	free(v);
+	ASSERT_OK(config_expand(&cfg, "$(printf %s \"$PATH\")", &v, &err), &err);
+	ASSERT_STREQ(v, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	free(v);
+	config_free(&cfg);
+	cleanup();
+}
+
+/* The Slurm plugin loads the configuration as root: CAPSA_/ENROOT_
+ * variables, HOME, XDG_* and TMPDIR and the user's capsa.conf are all the
+ * user's, so root mode reads only the system files and the defaults. */
+TEST(root_mode_ignores_environment)
+{
+	char *d = isolate();
+	char *sys = xasprintf("%s/sys", d), *userconf = xasprintf("%s/.config/capsa", d);
+	char *data = xasprintf("%s/data", d);
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	write_text(xasprintf("%s/capsa.conf", sys),
+		   xasprintf("ENROOT_MAX_CONNECTIONS 3\nCAPSA_DATA_PATH %s\nNVIDIA_FROM_FILE y\n", data));
+	ASSERT_OK(mkdir_p(userconf, 0755, &err), &err);
+	write_text(xasprintf("%s/capsa.conf", userconf), "ENROOT_ZSTD_OPTIONS -19\n");
+	setenv("ENROOT_CONNECT_TIMEOUT", "11", 1);
+	setenv("CAPSA_MAX_CONNECTIONS", "99", 1);
+	setenv("CAPSA_CONFIG_PATH", userconf, 1);
+	setenv("CAPSA_CACHE_PATH", xasprintf("%s/cache", d), 1);
+	setenv("TMPDIR", d, 1);
+	ASSERT_OK(config_load_sysconf(&cfg, CONFIG_ROOT, sys, &err), &err);
+	ASSERT_EQ(cfg.mode, CONFIG_ROOT);
+	ASSERT_STREQ(config_get(&cfg, "MAX_CONNECTIONS"), "3");
+	ASSERT_STREQ(config_get(&cfg, "CONNECT_TIMEOUT"), "30");
+	ASSERT_STREQ(config_get(&cfg, "ZSTD_OPTIONS"), "-1");
+	ASSERT_STREQ(config_get(&cfg, "TEMP_PATH"), "/tmp");
+	ASSERT_STREQ(config_get(&cfg, "SYSCONF_PATH"), sys);
+	ASSERT_TRUE(strncmp(config_get(&cfg, "CONFIG_PATH"), d, strlen(d)) != 0);
+	ASSERT_TRUE(strncmp(config_get(&cfg, "CACHE_PATH"), d, strlen(d)) != 0);
+	/* Nothing created, the process environment left alone. */
+	ASSERT_STREQ(config_get(&cfg, "DATA_PATH"), data);
+	ASSERT_TRUE(!path_is_dir(data));
+	ASSERT_TRUE(getenv("XDG_DATA_HOME") == NULL);
+	ASSERT_TRUE(getenv("NVIDIA_FROM_FILE") == NULL);
+	ASSERT_STREQ(cfg.extra_env.v[0], "NVIDIA_FROM_FILE=y");
+	config_free(&cfg);
+	cleanup();
+}
+
+TEST(root_mode_never_runs_a_shell)
+{
+	char *d = isolate(), *mark;
+	char *sys = xasprintf("%s/sys", d);
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	plant_fake_bash(d, &mark);
+	write_text(xasprintf("%s/capsa.conf", sys), "ENROOT_MAX_CONNECTIONS $(echo 5)\n");
+	ASSERT_FAILS(config_load_sysconf(&cfg, CONFIG_ROOT, sys, &err));
+	ASSERT_TRUE(strstr(err.msg, "needs a shell") != NULL);
+	ASSERT_TRUE(strstr(err.msg, "capsa.conf") != NULL);
+	/* Built-in forms need no shell and still work. */
+	write_text(xasprintf("%s/capsa.conf", sys), "ENROOT_MAX_CONNECTIONS $(nproc)\nENROOT_ZSTD_OPTIONS ${HOME:-x}\n");
+	ASSERT_OK(config_load_sysconf(&cfg, CONFIG_ROOT, sys, &err), &err);
+	ASSERT_TRUE(strcmp(config_get(&cfg, "ZSTD_OPTIONS"), d) != 0);
+	config_free(&cfg);
+	if (access(mark, F_OK) == 0)
+		TAP_FAIL("a shell ran in root mode");
+	cleanup();
+}
+
 TAP_MAIN(T(parse_line), T(falsy), T(expand), T(precedence), T(capsa_beats_enroot_and_falsy_unsets),
-	 T(xdg_defaults_and_enroot_fallback), T(directives), T(foreign_owner_rejected))
+	 T(xdg_defaults_and_enroot_fallback), T(directives), T(foreign_owner_rejected),
+	 T(shell_helper_fixed_path_and_env), T(root_mode_ignores_environment), T(root_mode_never_runs_a_shell))

@@ -149,6 +149,25 @@ TEST(netrc_dollar_eval)
 	}
 }
 
+/* The expression can be a secret ($PASSWORD) or name one, and every local
+ * user can read a process's argv in /proc/PID/cmdline: it must not be on
+ * sh's command line. The expression prints that command line itself ($$ is
+ * the evaluating sh, also inside the substitution), so no race is involved. */
+TEST(netrc_dollar_expression_not_in_argv)
+{
+	struct credentials c = {0};
+	struct error err = ERROR_INIT;
+
+	ASSERT_EQ(netrc_find("machine h login u password $(xargs -0 </proc/$$/cmdline) secret-marker\n", "h",
+			     NULL, NETRC_EVAL, &c, &err),
+		  1);
+	/* The evaluation still happened: the marker comes back after argv. */
+	ASSERT_TRUE(strstr(c.password, "/bin/sh") == c.password);
+	if (strstr(c.password, "cmdline") != NULL || strstr(c.password, "secret-marker") != strrchr(c.password, ' ') + 1)
+		TAP_FAIL("the expression is visible in sh's argv: '%s'", c.password);
+	credentials_done(&c);
+}
+
 TEST(netrc_infer)
 {
 	const char *text = "  machine nvcr.io login $oauthtoken password x\n"
@@ -333,6 +352,31 @@ TEST(lookup_realm_pairs_and_perms)
 	rmdir(dir);
 	free(path);
 	free(dir);
+	config_free(&cfg);
+}
+
+/* A root context (the Slurm plugin) never evaluates the user's `$`
+ * passwords: the file is refused before anything runs. */
+TEST(credentials_refused_in_root_mode)
+{
+	struct config cfg = {0};
+	struct credentials c = {0};
+	struct error err = ERROR_INIT;
+	char *dir = tmpdir(), *path = xasprintf("%s/.credentials", dir), *mark = xasprintf("%s/ran", dir);
+	char *text = xasprintf("machine h login u password $(touch %s; echo pw)\n", mark);
+
+	config_set(&cfg, "CONFIG_PATH", dir);
+	write_text(path, text, 0600);
+	ASSERT_EQ(auth_lookup(&cfg, "h", NULL, NULL, &c, &err), 1);
+	ASSERT_STREQ(c.password, "pw");
+	credentials_done(&c);
+	unlink(mark);
+	cfg.mode = CONFIG_ROOT;
+	ASSERT_FAILS(auth_lookup(&cfg, "h", NULL, NULL, &c, &err));
+	ASSERT_TRUE(strstr(err.msg, "root context") != NULL);
+	ASSERT_TRUE(access(mark, F_OK) < 0);
+	unlink(path);
+	rmdir(dir);
 	config_free(&cfg);
 }
 
@@ -608,10 +652,10 @@ int main(int argc, char **argv)
 	static const struct tap_test tests[] = {
 		T(challenge_bearer),      T(challenge_commas_spaces_escapes),
 		T(challenge_several),     T(challenge_errors),
-		T(netrc_forms),           T(netrc_dollar_eval),
+		T(netrc_forms),           T(netrc_dollar_eval), T(netrc_dollar_expression_not_in_argv),
 		T(netrc_infer),           T(netrc_port_match),
-		T(realm_pairing),
-		T(token_url_scope),         T(lookup_realm_pairs_and_perms),
+		T(realm_pairing),         T(credentials_refused_in_root_mode),
+		T(token_url_scope),       T(lookup_realm_pairs_and_perms),
 		T(docker_config_auths),   T(hosts_and_base64),
 		T(manifest_oci),          T(manifest_docker_v2s2),
 		T(manifest_rejects),      T(manifest_too_many_layers),

@@ -30,7 +30,7 @@ static void child_fds(const struct proc_opts *o)
 
 static bool helper_env_dropped(const char *kv)
 {
-	static const char *const names[] = {"PATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS"};
+	static const char *const names[] = {"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS"};
 	size_t n = strcspn(kv, "=");
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -43,11 +43,16 @@ static bool helper_env_dropped(const char *kv)
 
 void proc_helper_env(char *const base[], struct strv *ret)
 {
+	bool path = false;
+
 	for (size_t i = 0; base != NULL && base[i] != NULL; i++) {
-		if (!helper_env_dropped(base[i]))
-			strv_push(ret, base[i]);
+		if (helper_env_dropped(base[i]))
+			continue;
+		strv_push(ret, base[i]);
+		path = path || !strncmp(base[i], "PATH=", 5);
 	}
-	strv_push(ret, "PATH=" PROC_HELPER_PATH);
+	if (!path)
+		strv_push(ret, "PATH=" PROC_HELPER_PATH);
 }
 
 int proc_spawn(char *const argv[], char *const envp[], const struct proc_opts *opts, pid_t *ret_pid,

@@ -22,14 +22,16 @@ struct proc_opts {
 
 #define PROC_OPTS_INIT {-1, -1, -1, NULL, NULL, NULL}
 
-/* The PATH host helpers (bash for configuration values, sh for .credentials
- * expressions) run with, whatever the caller's PATH is. */
+/* The PATH of host helpers when the caller has none. */
 #define PROC_HELPER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* Append base to ret without PATH and without the variables that make a
- * shell run code or the loader map libraries before the helper's own script
- * (BASH_ENV, ENV, SHELLOPTS, BASHOPTS, PS4, BASH_FUNC_*, IFS, LD_*), then
- * PATH=PROC_HELPER_PATH. */
+/* Append base to ret without the variables that make a shell run code or
+ * the loader map libraries before the helper's own script (BASH_ENV, ENV,
+ * SHELLOPTS, BASHOPTS, PS4, BASH_FUNC_*, IFS, LD_*); PATH=PROC_HELPER_PATH
+ * when base has no PATH. The helpers themselves (/bin/bash, /bin/sh) are
+ * named by absolute path. Only user-mode configuration runs them: their
+ * command substitutions (`$(aws ecr get-login-password)`) find the user's
+ * tools on the user's PATH, as in enroot; root mode runs no shell. */
 void proc_helper_env(char *const base[], struct strv *ret);
 
 /* fork + execve (execvpe when argv[0] has no '/'); fds >= 3 are closed. */

@@ -69,11 +69,17 @@ TEST(helper_env)
 			(char *)"HOME=/home/u", (char *)"PATHX=kept", (char *)"ENVIRONMENT=kept", NULL};
 	struct strv out = STRV_INIT;
 
+	char *no_path[] = {(char *)"HOME=/home/u", NULL};
+
 	proc_helper_env(base, &out);
 	ASSERT_EQ(out.n, 4);
 	ASSERT_TRUE(has(&out, "HOME=/home/u"));
 	ASSERT_TRUE(has(&out, "PATHX=kept"));
 	ASSERT_TRUE(has(&out, "ENVIRONMENT=kept"));
+	ASSERT_TRUE(has(&out, "PATH=/home/u/evil:/usr/bin"));
+	strv_free(&out);
+	proc_helper_env(no_path, &out);
+	ASSERT_EQ(out.n, 2);
 	ASSERT_TRUE(has(&out, "PATH=" PROC_HELPER_PATH));
 	strv_free(&out);
 }

@@ -16,22 +16,6 @@
 
 #define MAX_ENV_FILE (4 * 1024 * 1024)
 
-int rootfs_read_optional(int rootfd, const char *path, size_t max, char **ret, struct error *err)
-{
-	_cleanup_close_ int fd = -1;
-	struct error e2 = ERROR_INIT;
-
-	if (rootfs_open(rootfd, path, O_RDONLY, 0, &fd, &e2) < 0) {
-		if (e2.code == ENOENT || e2.code == ENOTDIR) {
-			*ret = xstrdup("");
-			return 0;
-		}
-		*err = e2;
-		return -1;
-	}
-	return read_fd(fd, max, ret, NULL, err);
-}
-
 void environ_build_host(struct start_ctx *ctx)
 {
 	extern char **environ;
@@ -101,8 +85,8 @@ int environ_assemble(struct start_ctx *ctx, struct error *err)
 	_cleanup_free_ char *sys = xasprintf("%s/environ.d", config_get(ctx->cfg, "SYSCONF_PATH"));
 	_cleanup_free_ char *user = xasprintf("%s/environ.d", config_get(ctx->cfg, "CONFIG_PATH"));
 
-	if (rootfs_read_optional(ctx->rootfd, "/etc/environment", MAX_ENV_FILE, &image_env, err) < 0)
-		return error_prefix(err, "image /etc/environment");
+	if (rootfs_read_file(ctx->rootfd, "/etc/environment", MAX_ENV_FILE, &image_env, NULL, err) < 0)
+		return -1;
 	add_substituted(ctx, image_env);
 	if (add_env_dir(ctx, sys, true, err) < 0 || add_env_dir(ctx, user, false, err) < 0)
 		return -1;

@@ -16,6 +16,7 @@
 #include "runtime/lock.h"
 #include "runtime/mount.h"
 #include "runtime/namespaces.h"
+#include "runtime/resolve.h"
 #include "runtime/start.h"
 #include "runtime/store.h"
 #include "runtime/switchroot.h"
@@ -125,8 +126,8 @@ static int assemble_mounts(struct start_ctx *ctx, struct error *err)
 {
 	_cleanup_free_ char *image_fstab = NULL;
 
-	if (rootfs_read_optional(ctx->rootfd, "/etc/fstab", MAX_FSTAB, &image_fstab, err) < 0)
-		return error_prefix(err, "image /etc/fstab");
+	if (rootfs_read_file(ctx->rootfd, "/etc/fstab", MAX_FSTAB, &image_fstab, NULL, err) < 0)
+		return -1;
 	if (add_fstab_text(ctx, image_fstab, "image /etc/fstab", err) < 0 ||
 	    add_fstab_dir(ctx, config_get(ctx->cfg, "SYSCONF_PATH"), true, err) < 0 ||
 	    add_fstab_dir(ctx, config_get(ctx->cfg, "CONFIG_PATH"), false, err) < 0)

@@ -103,3 +103,33 @@ run_bounded() {
 	run_bounded capsa start busybox /probe id
 	[ "$(cat "$SHARED/passwd")" = 'outside:x:1:1::/:/bin/sh' ]
 }
+
+# --- control bytes in fstab values -------------------------------------------------
+
+@test "MOUNT_HOME: a HOME with a newline fails with a clear error and mounts nothing" {
+	local home
+	for home in $'/tmp\n/ /mnt none bind,rw' $'/\nx' $'/tmp\n'; do
+		run_bounded capsa_env ENROOT_MOUNT_HOME=y "HOME=$home" start busybox /probe mountinfo
+		assert_failure || return 1
+		[[ $stderr == *"control character"* || $stderr == *"blanks"* ]] || {
+			echo "unclear error for HOME=${home@Q}: $stderr" >&2
+			return 1
+		}
+		assert_output_not_contains " /mnt " || return 1
+	done
+}
+
+@test "fstab: a control byte in a mounts.d entry or -m is an error naming the file and line" {
+	printf '/tmp /mnt/a\001b none bind\n' >"$SYSCONF/mounts.d/50-ctl.fstab"
+	run_bounded capsa start busybox /probe id
+	assert_error "50-ctl.fstab:1"
+	[[ $stderr == *"control character"* ]]
+	rm "$SYSCONF/mounts.d/50-ctl.fstab"
+	# an octal escape decodes to a newline: refused too
+	printf '/tmp /mnt/a\\012b none bind\n' >"$SYSCONF/mounts.d/50-ctl.fstab"
+	run_bounded capsa start busybox /probe id
+	assert_error "control character"
+	rm "$SYSCONF/mounts.d/50-ctl.fstab"
+	run_bounded capsa start -m $'/tmp:/mnt/a\x7f' busybox /probe id
+	assert_error "control character"
+}

@@ -173,7 +173,7 @@ static int make_entry(const char *out[4], int pass, const char *origin, const si
 		      struct error *err)
 {
 	struct mount_entry e = {xstrdup(out[0]), xstrdup(out[1]), xstrdup(out[2]), xstrdup(out[3]), pass,
-				xstrdup(origin)};
+				xstrdup(origin), false};
 
 	fstab_unescape(e.src);
 	fstab_unescape(e.dst);

@@ -246,13 +246,14 @@ secret_home() {
 	[[ $stderr == *"larger than"* ]]
 }
 
-@test "image files: a symlinked /etc/passwd is refused, the target outside is untouched" {
+@test "image files: a symlinked /etc/passwd is refused with a clear error, the target outside is untouched" {
 	echo 'outside:x:1:1::/:/bin/sh' >"$SHARED/passwd"
 	capsa_chown "$SHARED/passwd"
 	rm -f "$ROOT/etc/passwd"
 	ln -s "../../../shared/passwd" "$ROOT/etc/passwd"
 	capsa_chown "$ROOT/etc/passwd"
 	run_bounded capsa start busybox /probe id
+	assert_error "image file '/etc/passwd' is a symbolic link"
 	[ "$(cat "$SHARED/passwd")" = 'outside:x:1:1::/:/bin/sh' ]
 }
 

@@ -169,15 +169,16 @@ static void complete_fields(char **f, size_t n, const char *out[4], size_t *next
 }
 
 /* Octal escapes may decode to control bytes: check the decoded paths too. */
-static int make_entry(const char *out[4], int pass, const char *origin, const size_t cols[], struct mount_entry *ret,
-		      struct error *err)
+static int make_entry(const char *out[4], int pass, const char *origin, const size_t cols[],
+		      struct mount_entry *ret, struct error *err)
 {
 	struct mount_entry e = {xstrdup(out[0]), xstrdup(out[1]), xstrdup(out[2]), xstrdup(out[3]), pass,
 				xstrdup(origin), false};
 
 	fstab_unescape(e.src);
 	fstab_unescape(e.dst);
-	if (check_controls(e.src, origin, cols[0], err) < 0 || check_controls(e.dst, origin, cols[1], err) < 0) {
+	if (check_controls(e.src, origin, cols[0], err) < 0 ||
+	    check_controls(e.dst, origin, cols[1], err) < 0) {
 		mount_entry_done(&e);
 		return -1;
 	}

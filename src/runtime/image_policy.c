@@ -104,7 +104,8 @@ static bool is_pseudo_type(const char *type)
 
 static int refuse(const struct mount_entry *e, const char *why, struct error *err)
 {
-	return error_set(err, 0, "%s: %s; mounts from the image are restricted (set CAPSA_IMAGE_MOUNTS=enroot to allow it)",
+	return error_set(err, 0,
+			 "%s: %s; mounts from the image are restricted (set CAPSA_IMAGE_MOUNTS=enroot to allow it)",
 			 e->origin ? e->origin : "image /etc/fstab", why);
 }
 
@@ -118,8 +119,8 @@ static int confine_source(const char *rootfs, struct mount_entry *e, struct erro
 	while (len > 1 && rootfs[len - 1] == '/')
 		len--;
 	if (strncmp(e->src, rootfs, len) || (e->src[len] != '/' && e->src[len] != '\0')) {
-		_cleanup_free_ char *why =
-			xasprintf("bind source '%s' is not inside the container rootfs (${ENROOT_ROOTFS}/...)", e->src);
+		_cleanup_free_ char *why = xasprintf(
+			"bind source '%s' is not inside the container rootfs (${ENROOT_ROOTFS}/...)", e->src);
 
 		return refuse(e, why, err);
 	}

@@ -39,7 +39,8 @@ static long lock_holder(int fd)
  * owns .lock, and opening a FIFO there would wait for a writer forever. */
 static int open_lock(int dirfd, struct error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, ".lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	int flags = O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	_cleanup_close_ int fd = openat(dirfd, ".lock", flags, 0600);
 	struct stat st;
 
 	if (fd < 0 && errno == ELOOP)

@@ -149,7 +149,8 @@ static int add_image_fstab(struct start_ctx *ctx, struct error *err)
 
 static int assemble_mounts(struct start_ctx *ctx, struct error *err)
 {
-	if (add_image_fstab(ctx, err) < 0 || add_fstab_dir(ctx, config_get(ctx->cfg, "SYSCONF_PATH"), true, err) < 0 ||
+	if (add_image_fstab(ctx, err) < 0 ||
+	    add_fstab_dir(ctx, config_get(ctx->cfg, "SYSCONF_PATH"), true, err) < 0 ||
 	    add_fstab_dir(ctx, config_get(ctx->cfg, "CONFIG_PATH"), false, err) < 0)
 		return -1;
 	if (config_bool(ctx->cfg, "UNSHARE_PID") &&

@@ -79,10 +79,17 @@ static const struct cli_option start_options[] = {
 	{0, "uts", ARG_FLAG, OPT_UTS},	    {0, NULL, ARG_FLAG, 0},
 };
 
+static void start_warn(const char *msg)
+{
+	log_warn("%s", msg);
+}
+
 int start_run(struct config *cfg, struct start_opts *o, unsigned flags)
 {
 	struct error err = ERROR_INIT;
 	int r = 0;
+
+	o->warn = start_warn;
 
 	if (o->conf_file && config_apply_directives(cfg, o->conf_file, &err) < 0)
 		return cli_fail(&err);

@@ -40,6 +40,8 @@ static const struct {
 	{"ROOTFS_WRITABLE", "n"},
 	{"REMAP_ROOT", "n"},
 	{"MOUNT_HOME", "n"},
+	{"IMAGE_MOUNTS", "restricted"},
+	{"IMAGE_ENVIRON", "restricted"},
 	{"RESTRICT_DEV", "n"},
 	{"UNSHARE_PID", "n"},
 	{"UNSHARE_NET", "n"},

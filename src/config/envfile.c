@@ -34,7 +34,17 @@ static size_t name_len(const char *s)
 	return n;
 }
 
-char *env_subst(const char *text, char *const envp[])
+static void add_denied(struct strv *denied, const char *name)
+{
+	for (size_t i = 0; i < denied->n; i++) {
+		if (!strcmp(denied->v[i], name))
+			return;
+	}
+	strv_push(denied, name);
+}
+
+char *env_subst_filtered(const char *text, char *const envp[], bool (*allowed)(const char *name),
+			 struct strv *ret_denied)
 {
 	struct strbuf sb = STRBUF_INIT;
 
@@ -43,8 +53,12 @@ char *env_subst(const char *text, char *const envp[])
 
 		if (p[0] == '$' && p[1] == '{' && (n = name_len(p + 2)) > 0 && p[2 + n] == '}') {
 			_cleanup_free_ char *name = xstrndup(p + 2, n);
-			const char *v = env_lookup(envp, name);
+			const char *v = NULL;
 
+			if (allowed == NULL || allowed(name))
+				v = env_lookup(envp, name);
+			else if (ret_denied != NULL)
+				add_denied(ret_denied, name);
 			if (v)
 				strbuf_addstr(&sb, v);
 			p += n + 3;
@@ -53,6 +67,11 @@ char *env_subst(const char *text, char *const envp[])
 		strbuf_addch(&sb, *p++);
 	}
 	return strbuf_detach(&sb);
+}
+
+char *env_subst(const char *text, char *const envp[])
+{
+	return env_subst_filtered(text, envp, NULL, NULL);
 }
 
 static void normalize_line(const char *line, size_t len, struct strv *out)

@@ -6,6 +6,7 @@
 
 #include "config/fstab.h"
 #include "util/cleanup.h"
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 
 /* Option names enroot-mount knows (it takes a lone word that is one of
@@ -64,6 +65,56 @@ static int parse_int(const char *s, int *ret)
 
 #define MAX_FIELDS 6
 
+static bool is_control(unsigned char c)
+{
+	return (c >= 0x01 && c <= 0x1f) || c == 0x7f;
+}
+
+/* The value for a message: control bytes as fstab octal escapes, so the
+ * message stays on one line. */
+static char *escape_controls(const char *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (is_control(*p))
+			strbuf_addf(&sb, "\\%03o", *p);
+		else
+			strbuf_addch(&sb, (char)*p);
+	}
+	return strbuf_detach(&sb);
+}
+
+/* Every value that reaches an fstab line passes here, whoever built the
+ * line (image, mounts.d, -m, hooks, $HOME): a newline or other control byte
+ * in a value would make the line say something else (a HOME of "/\nx"
+ * truncated to "/" binds the host root), so it is an error, never stripped. */
+static int check_controls(const char *v, const char *origin, size_t col, struct error *err)
+{
+	_cleanup_free_ char *shown = NULL;
+	const char *p = v;
+
+	while (*p && !is_control((unsigned char)*p))
+		p++;
+	if (*p == '\0')
+		return 0;
+	shown = escape_controls(v);
+	return error_set(err, 0, "%s:%zu: invalid fstab entry: control character 0x%02x in '%s'", origin, col,
+			 (unsigned char)*p, shown);
+}
+
+/* A trailing newline, then a CR (CRLF files), end the line; any other one
+ * is left for check_controls. */
+static void strip_eol(char *buf)
+{
+	size_t len = strlen(buf);
+
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+}
+
 static size_t split_fields(char *buf, char *fields[MAX_FIELDS + 1], size_t cols[MAX_FIELDS + 1])
 {
 	size_t n = 0;
@@ -117,11 +168,29 @@ static void complete_fields(char **f, size_t n, const char *out[4], size_t *next
 	*next = n > 3 ? 4 : 3;
 }
 
+/* Octal escapes may decode to control bytes: check the decoded paths too. */
+static int make_entry(const char *out[4], int pass, const char *origin, const size_t cols[],
+		      struct mount_entry *ret, struct error *err)
+{
+	struct mount_entry e = {xstrdup(out[0]), xstrdup(out[1]), xstrdup(out[2]), xstrdup(out[3]), pass,
+				xstrdup(origin), false};
+
+	fstab_unescape(e.src);
+	fstab_unescape(e.dst);
+	if (check_controls(e.src, origin, cols[0], err) < 0 ||
+	    check_controls(e.dst, origin, cols[1], err) < 0) {
+		mount_entry_done(&e);
+		return -1;
+	}
+	*ret = e;
+	return 1;
+}
+
 int fstab_parse_line(const char *line, const char *origin, struct mount_entry *ret, struct error *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	char *f[MAX_FIELDS + 1];
-	size_t cols[MAX_FIELDS + 1];
+	size_t cols[MAX_FIELDS + 1] = {0};
 	const char *out[4];
 	size_t n, next;
 	int freq = 0, pass = 0;
@@ -129,10 +198,14 @@ int fstab_parse_line(const char *line, const char *origin, struct mount_entry *r
 	if (strlen(line) >= FSTAB_MAX_LINE)
 		return error_set(err, 0, "%s: line too long (limit %d bytes)", origin, FSTAB_MAX_LINE);
 	buf = xstrdup(line);
-	buf[strcspn(buf, "\r\n")] = '\0';
+	strip_eol(buf);
 	n = split_fields(buf, f, cols);
 	if (n == 0 || f[0][0] == '#')
 		return 0;
+	for (size_t i = 0; i < n && i <= MAX_FIELDS; i++) {
+		if (check_controls(f[i], origin, cols[i], err) < 0)
+			return -1;
+	}
 	if (n > MAX_FIELDS)
 		return error_set(err, 0, "%s:%zu: invalid fstab entry: too many fields in \"%s\"", origin, cols[MAX_FIELDS],
 				 line);
@@ -148,11 +221,7 @@ int fstab_parse_line(const char *line, const char *origin, struct mount_entry *r
 				 cols[next + 2], f[next + 2], line);
 	if (freq != 0 && pass == 0)
 		pass = freq;
-	*ret = (struct mount_entry){xstrdup(out[0]), xstrdup(out[1]), xstrdup(out[2]), xstrdup(out[3]), pass,
-				    xstrdup(origin)};
-	fstab_unescape(ret->src);
-	fstab_unescape(ret->dst);
-	return 1;
+	return make_entry(out, pass, origin, cols, ret, err);
 }
 
 int fstab_parse(const char *buf, const char *name, struct mount_list *list, struct error *err)

@@ -19,6 +19,7 @@ struct mount_entry {
 	char *opts;
 	int pass;
 	char *origin; /* "file:line" for messages */
+	bool src_in_root; /* src is a path inside the container root, resolved clamped */
 };
 
 struct mount_list {

@@ -8,6 +8,7 @@
 #include "config/envfile.h"
 #include "runtime/defaults.h"
 #include "runtime/environ.h"
+#include "runtime/image_policy.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -15,22 +16,6 @@
 #include "util/xalloc.h"
 
 #define MAX_ENV_FILE (4 * 1024 * 1024)
-
-int rootfs_read_optional(int rootfd, const char *path, size_t max, char **ret, struct error *err)
-{
-	_cleanup_close_ int fd = -1;
-	struct error e2 = ERROR_INIT;
-
-	if (rootfs_open(rootfd, path, O_RDONLY, 0, &fd, &e2) < 0) {
-		if (e2.code == ENOENT || e2.code == ENOTDIR) {
-			*ret = xstrdup("");
-			return 0;
-		}
-		*err = e2;
-		return -1;
-	}
-	return read_fd(fd, max, ret, NULL, err);
-}
 
 void environ_build_host(struct start_ctx *ctx)
 {
@@ -95,15 +80,32 @@ static void add_cli_env(struct start_ctx *ctx)
 	}
 }
 
+/* Under CAPSA_IMAGE_ENVIRON=restricted, ${NAME} in the image's file sees
+ * only an allowlist: K=${AWS_SECRET_ACCESS_KEY} must not copy a host secret
+ * into a container the image author may read back. */
+static int add_image_env(struct start_ctx *ctx, struct error *err)
+{
+	_cleanup_free_ char *text = NULL, *subst = NULL, *warning = NULL;
+	enum image_policy policy;
+
+	if (image_policy_get(ctx->cfg, "IMAGE_ENVIRON", &policy, err) < 0 ||
+	    rootfs_read_file(ctx->rootfd, "/etc/environment", MAX_ENV_FILE, &text, NULL, err) < 0)
+		return -1;
+	subst = image_policy_subst(policy, text, ctx->host_env.v, "image /etc/environment", "IMAGE_ENVIRON",
+				   &warning);
+	if (warning && ctx->opts->warn)
+		ctx->opts->warn(warning);
+	env_normalize(subst, &ctx->env);
+	return 0;
+}
+
 int environ_assemble(struct start_ctx *ctx, struct error *err)
 {
-	_cleanup_free_ char *image_env = NULL;
 	_cleanup_free_ char *sys = xasprintf("%s/environ.d", config_get(ctx->cfg, "SYSCONF_PATH"));
 	_cleanup_free_ char *user = xasprintf("%s/environ.d", config_get(ctx->cfg, "CONFIG_PATH"));
 
-	if (rootfs_read_optional(ctx->rootfd, "/etc/environment", MAX_ENV_FILE, &image_env, err) < 0)
-		return error_prefix(err, "image /etc/environment");
-	add_substituted(ctx, image_env);
+	if (add_image_env(ctx, err) < 0)
+		return -1;
 	if (add_env_dir(ctx, sys, true, err) < 0 || add_env_dir(ctx, user, false, err) < 0)
 		return -1;
 	if (ctx->conf_environ)

@@ -16,7 +16,4 @@ int environ_assemble(struct start_ctx *ctx, struct error *err);
 int environ_write(const struct start_ctx *ctx, const char *path, struct error *err);
 int environ_reload(struct start_ctx *ctx, const char *path, struct error *err);
 
-/* Read a file inside the rootfs, clamped; a missing file gives "". */
-int rootfs_read_optional(int rootfd, const char *path, size_t max, char **ret, struct error *err);
-
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runtime/lock.h"
+#include "runtime/resolve.h"
 #include "util/cleanup.h"
 
 /* /proc/locks: "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF". */
@@ -34,14 +35,32 @@ static long lock_holder(int fd)
 }
 
 /* Read-only on purpose: an fd open for writing would make the later
- * read-only remount of the rootfs fail with EBUSY. */
+ * read-only remount of the rootfs fail with EBUSY. O_NONBLOCK: the image
+ * owns .lock, and opening a FIFO there would wait for a writer forever. */
+static int open_lock(int dirfd, struct error *err)
+{
+	int flags = O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	_cleanup_close_ int fd = openat(dirfd, ".lock", flags, 0600);
+	struct stat st;
+
+	if (fd < 0 && errno == ELOOP)
+		return error_set(err, 0, "the rootfs lock '.lock' is a symbolic link, not a regular file");
+	if (fd < 0)
+		return error_set(err, errno, "failed to open rootfs lock");
+	if (fstat(fd, &st) < 0)
+		return error_set(err, errno, "failed to stat rootfs lock");
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, 0, "the rootfs lock '.lock' is %s, not a regular file", file_kind(st.st_mode));
+	return TAKE_FD(fd);
+}
+
 int rootfs_lock(int dirfd, long timeout, int *ret_fd, struct error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, ".lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open_lock(dirfd, err);
 	struct timespec start, now;
 
 	if (fd < 0)
-		return error_set(err, errno, "failed to open rootfs lock");
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		long pid;

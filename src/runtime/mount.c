@@ -158,7 +158,7 @@ int mount_remount_bind(const char *path, unsigned long flags, bool in_userns, st
 	return 0;
 }
 
-static enum resolve_create create_kind(const struct mount_entry *e, const struct mount_opts *m)
+static enum resolve_create create_kind(const char *src, const struct mount_opts *m)
 {
 	struct stat st;
 
@@ -168,7 +168,7 @@ static enum resolve_create create_kind(const struct mount_entry *e, const struct
 	case XCREATE_FILE:
 		return RESOLVE_CREATE_FILE;
 	case XCREATE_AUTO:
-		if ((m->flags & MS_BIND) && stat(e->src, &st) == 0 && !S_ISDIR(st.st_mode))
+		if ((m->flags & MS_BIND) && stat(src, &st) == 0 && !S_ISDIR(st.st_mode))
 			return RESOLVE_CREATE_FILE;
 		return RESOLVE_CREATE_DIR;
 	case XCREATE_NONE:
@@ -177,12 +177,14 @@ static enum resolve_create create_kind(const struct mount_entry *e, const struct
 	return RESOLVE_NOCREATE;
 }
 
+/* source is what the kernel gets for e->src (an fd path when the source
+ * lives in the root); messages keep e->src. */
 static int do_mount(const struct mount_ctx *ctx, const struct mount_entry *e, struct mount_opts *m,
-		    const char *target, struct error *err)
+		    const char *source, const char *target, struct error *err)
 {
 	unsigned long base = m->flags & (MS_BIND | MS_REC | MS_REMOUNT);
 	unsigned long extra = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-	const char *src = strcmp(e->src, "none") ? e->src : NULL;
+	const char *src = e->src_in_root || strcmp(e->src, "none") ? source : NULL;
 	const char *type = strcmp(e->type, "none") ? e->type : NULL;
 	const char *data = m->data.len ? m->data.buf : NULL;
 
@@ -238,14 +240,23 @@ static int finish_mount(const struct mount_ctx *ctx, const struct mount_entry *e
 static int apply_one(const struct mount_ctx *ctx, const struct mount_entry *e, struct mount_opts *m,
 		     struct error *err)
 {
-	_cleanup_close_ int fd = -1;
-	char target[64];
+	_cleanup_close_ int fd = -1, srcfd = -1;
+	char target[64], source[64];
+	const char *src = e->src;
 	int r;
 
-	if (rootfs_resolve(ctx->rootfd, e->dst, create_kind(e, m), &fd, err) < 0)
+	/* Resolved clamped, like the target: the kernel would follow the
+	 * image's symlinks in a host path out of the root. */
+	if (e->src_in_root) {
+		if (rootfs_resolve(ctx->rootfd, e->src, RESOLVE_NOCREATE, &srcfd, err) < 0)
+			return -1;
+		snprintf(source, sizeof(source), "/proc/self/fd/%d", srcfd);
+		src = source;
+	}
+	if (rootfs_resolve(ctx->rootfd, e->dst, create_kind(src, m), &fd, err) < 0)
 		return -1;
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-	r = do_mount(ctx, e, m, target, err);
+	r = do_mount(ctx, e, m, src, target, err);
 	if (r < 0 || m->detach || m->move)
 		return r < 0 ? r : 0;
 	return finish_mount(ctx, e, m, r == 1, err);

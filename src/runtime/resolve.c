@@ -9,6 +9,7 @@
 
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -193,5 +194,64 @@ int rootfs_open(int rootfd, const char *path, int flags, mode_t mode, int *ret_f
 	if (fd < 0)
 		return error_set(err, errno, "failed to open '%s'", path);
 	*ret_fd = fd;
+	return 0;
+}
+
+const char *file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return S_ISREG(mode) ? "a regular file" : "a special file";
+}
+
+static void set_empty(char **ret, size_t *ret_len)
+{
+	*ret = xstrdup("");
+	if (ret_len != NULL)
+		*ret_len = 0;
+}
+
+int rootfs_read_file(int rootfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err)
+{
+	_cleanup_close_ int dfd = -1, fd = -1;
+	_cleanup_free_ char *name = NULL;
+	struct error e2 = ERROR_INIT;
+	struct stat st;
+
+	if (rootfs_resolve_parent(rootfd, path, false, &dfd, &name, &e2) < 0) {
+		if (e2.code != ENOENT && e2.code != ENOTDIR) {
+			*err = e2;
+			return -1;
+		}
+		set_empty(ret, ret_len);
+		return 0;
+	}
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer
+	 * forever. O_NOFOLLOW: the last component is never a way out. */
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		set_empty(ret, ret_len);
+		return 0;
+	}
+	if (fd < 0 && errno == ELOOP)
+		return error_set(err, 0, "image file '%s' is a symbolic link, not a regular file", path);
+	if (fd < 0)
+		return error_set(err, errno, "failed to open image file '%s'", path);
+	if (fstat(fd, &st) < 0)
+		return error_set(err, errno, "failed to stat image file '%s'", path);
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, 0, "image file '%s' is %s, not a regular file", path, file_kind(st.st_mode));
+	if ((unsigned long long)st.st_size > max)
+		return error_set(err, 0, "image file '%s' is larger than the limit of %zu bytes", path, max);
+	if (read_fd(fd, max, ret, ret_len, err) < 0)
+		return error_prefix(err, "image file '%s'", path);
 	return 0;
 }

@@ -13,9 +13,11 @@
 #include "runtime/environ.h"
 #include "runtime/hooks.h"
 #include "runtime/image_mount.h"
+#include "runtime/image_policy.h"
 #include "runtime/lock.h"
 #include "runtime/mount.h"
 #include "runtime/namespaces.h"
+#include "runtime/resolve.h"
 #include "runtime/start.h"
 #include "runtime/store.h"
 #include "runtime/switchroot.h"
@@ -121,13 +123,33 @@ static int add_fstab_dir(struct start_ctx *ctx, const char *base, bool builtin, 
 	return for_each_dir_file(dir, ".fstab", MAX_FSTAB, add_fstab_file, ctx, err);
 }
 
+/* The image's own fstab: under CAPSA_IMAGE_MOUNTS=restricted it sees no
+ * host variable and mounts nothing from outside the rootfs (enroot's
+ * import only writes ${ENROOT_ROOTFS}/VOL binds there, which still work). */
+static int add_image_fstab(struct start_ctx *ctx, struct error *err)
+{
+	_cleanup_free_ char *text = NULL, *subst = NULL, *warning = NULL;
+	enum image_policy policy;
+	size_t first = ctx->mounts.n;
+
+	if (image_policy_get(ctx->cfg, "IMAGE_MOUNTS", &policy, err) < 0 ||
+	    rootfs_read_file(ctx->rootfd, "/etc/fstab", MAX_FSTAB, &text, NULL, err) < 0)
+		return -1;
+	subst = image_policy_subst(policy, text, ctx->host_env.v, "image /etc/fstab", "IMAGE_MOUNTS", &warning);
+	if (warning && ctx->opts->warn)
+		ctx->opts->warn(warning);
+	if (fstab_parse(subst, "image /etc/fstab", &ctx->mounts, err) < 0)
+		return -1;
+	for (size_t i = first; i < ctx->mounts.n && policy == IMAGE_POLICY_RESTRICTED; i++) {
+		if (image_policy_check_mount(ctx->rootfs, &ctx->mounts.v[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int assemble_mounts(struct start_ctx *ctx, struct error *err)
 {
-	_cleanup_free_ char *image_fstab = NULL;
-
-	if (rootfs_read_optional(ctx->rootfd, "/etc/fstab", MAX_FSTAB, &image_fstab, err) < 0)
-		return error_prefix(err, "image /etc/fstab");
-	if (add_fstab_text(ctx, image_fstab, "image /etc/fstab", err) < 0 ||
+	if (add_image_fstab(ctx, err) < 0 ||
 	    add_fstab_dir(ctx, config_get(ctx->cfg, "SYSCONF_PATH"), true, err) < 0 ||
 	    add_fstab_dir(ctx, config_get(ctx->cfg, "CONFIG_PATH"), false, err) < 0)
 		return -1;

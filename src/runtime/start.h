@@ -22,6 +22,7 @@ struct start_opts {
 	struct strv mount_args; /* -m SRC:DST[:TYPE:OPTS] */
 	char **argv;            /* command and arguments, may be empty */
 	int argc;
+	void (*warn)(const char *msg); /* one-line warnings; NULL: none shown */
 };
 
 /* State shared by the pipeline steps and the native hooks. */

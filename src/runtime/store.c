@@ -115,6 +115,7 @@ int store_create(const struct config *cfg, const char *image, const char *name, 
 int store_remove(const struct config *cfg, const char *name, struct error *err)
 {
 	_cleanup_close_ int data = -1, dir = -1, lock = -1;
+	struct stat st;
 	long pid;
 
 	if (store_check_name(name, err) < 0)
@@ -128,8 +129,10 @@ int store_remove(const struct config *cfg, const char *name, struct error *err)
 	pid = store_running_pid(cfg, name);
 	if (pid > 0)
 		return error_set(err, 0, "container '%s' is running (pid %ld): stop it first", name, pid);
-	/* Wait for a start that is still setting the container up. */
-	if (faccessat(dir, ".lock", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	/* Wait for a start that is still setting the container up. A start
+	 * never holds a .lock that is not a regular file (an image may plant
+	 * one), so there is nothing to wait for then. */
+	if (fstatat(dir, ".lock", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 	    rootfs_lock(dir, config_long(cfg, "LOCK_TIMEOUT", 30), &lock, err) < 0)
 		return -1;
 	return rm_rf_at(data, name, err);

@@ -14,6 +14,7 @@
 
 #include "runtime/namespaces.h"
 #include "runtime/privileges.h"
+#include "runtime/resolve.h"
 #include "runtime/switchroot.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -22,6 +23,7 @@
 
 #define PATH_DEF "/usr/local/bin:/usr/bin:/bin"
 #define PATH_STD "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_LOGIN_FILE (16 * 1024 * 1024)
 
 int switchroot_pivot(const char *rootfs, struct error *err)
 {
@@ -63,27 +65,26 @@ static void env_default(struct strv *env, const char *name, const char *value)
 }
 
 /* login.defs "KEY VALUE" lookups, parsed without NSS or the image's libc. */
-static char *login_defs(const char *key)
+static char *login_defs(const char *defs, const char *key)
 {
-	_cleanup_fclose_ FILE *f = fopen("/etc/login.defs", "re");
-	char line[512];
 	size_t klen = strlen(key);
 
-	while (f && fgets(line, sizeof(line), f)) {
-		char *v = line + strspn(line, " \t");
+	for (const char *p = defs; *p;) {
+		size_t len = strcspn(p, "\n");
+		const char *v = p + strspn(p, " \t");
 
+		p += len + (p[len] == '\n');
 		if (strncmp(v, key, klen) || (v[klen] != ' ' && v[klen] != '\t'))
 			continue;
 		v += klen + strspn(v + klen, " \t");
-		v[strcspn(v, " \t\n")] = '\0';
-		return xstrdup(v);
+		return xstrndup(v, strcspn(v, " \t\n"));
 	}
 	return NULL;
 }
 
-static bool lookup_user(uid_t uid, char **name, char **home, char **shell)
+static bool lookup_user(const char *passwd, size_t len, uid_t uid, char **name, char **home, char **shell)
 {
-	_cleanup_fclose_ FILE *f = fopen("/etc/passwd", "re");
+	_cleanup_fclose_ FILE *f = len > 0 ? fmemopen((void *)passwd, len, "r") : NULL;
 	struct passwd *pw;
 
 	while (f && (pw = fgetpwent(f)) != NULL) {
@@ -97,22 +98,44 @@ static bool lookup_user(uid_t uid, char **name, char **home, char **shell)
 	return false;
 }
 
-static void login_emulate(struct start_ctx *ctx)
+/* After pivot_root "/" is the container's root, but its files still come
+ * from the image: read them without blocking on a FIFO, and bounded. */
+static int read_login_files(char **ret_defs, char **ret_passwd, size_t *ret_passwd_len, struct error *err)
+{
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *defs = NULL;
+
+	if (root < 0)
+		return error_errno(err, "failed to open the container root");
+	if (rootfs_read_file(root, "/etc/login.defs", MAX_LOGIN_FILE, &defs, NULL, err) < 0 ||
+	    rootfs_read_file(root, "/etc/passwd", MAX_LOGIN_FILE, ret_passwd, ret_passwd_len, err) < 0)
+		return -1;
+	*ret_defs = TAKE_PTR(defs);
+	return 0;
+}
+
+static int login_emulate(struct start_ctx *ctx, struct error *err)
 {
 	_cleanup_free_ char *name = NULL, *home = NULL, *shell = NULL;
 	_cleanup_free_ char *oname = NULL, *ohome = NULL, *oshell = NULL;
-	_cleanup_free_ char *path = login_defs(ctx->inner_uid == 0 ? "ENV_SUPATH" : "ENV_PATH");
-	const char *p = path && !strncmp(path, "PATH=", 5) ? path + 5 : path;
+	_cleanup_free_ char *defs = NULL, *passwd = NULL, *path = NULL;
+	size_t plen = 0;
+	const char *p;
 
+	if (read_login_files(&defs, &passwd, &plen, err) < 0)
+		return -1;
+	path = login_defs(defs, ctx->inner_uid == 0 ? "ENV_SUPATH" : "ENV_PATH");
+	p = path && !strncmp(path, "PATH=", 5) ? path + 5 : path;
 	env_default(&ctx->env, "TERM", "dumb");
-	if (lookup_user(ctx->inner_uid, &name, &home, &shell)) {
+	if (lookup_user(passwd, plen, ctx->inner_uid, &name, &home, &shell)) {
 		env_default(&ctx->env, "HOME", home);
 		env_default(&ctx->env, "SHELL", shell);
 		env_default(&ctx->env, "USER", name);
 	}
-	if (lookup_user(ns_outer_uid(), &oname, &ohome, &oshell))
+	if (lookup_user(passwd, plen, ns_outer_uid(), &oname, &ohome, &oshell))
 		env_default(&ctx->env, "LOGNAME", oname);
 	env_default(&ctx->env, "PATH", p ? p : ctx->inner_uid == 0 ? PATH_STD : PATH_DEF);
+	return 0;
 }
 
 static bool is_executable(const char *path)
@@ -168,21 +191,35 @@ static void env_dedupe(struct strv *env)
 		env->v[out] = NULL;
 }
 
+/* The image's /etc/rc, if any. The shell would block on a FIFO there
+ * before running anything, so only a regular file is accepted. */
+static int image_rc(char **ret, struct error *err)
+{
+	struct stat st;
+
+	*ret = NULL;
+	if (stat("/etc/rc", &st) < 0)
+		return 0;
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, 0, "image file '/etc/rc' is %s, not a regular file", file_kind(st.st_mode));
+	*ret = xstrdup("/etc/rc");
+	return 0;
+}
+
 /* The replacement rc lives in a memfd, so nothing is written to the image. */
-static char *rc_path(struct start_ctx *ctx, struct error *err)
+static int rc_path(struct start_ctx *ctx, char **ret, struct error *err)
 {
 	int fd;
 	size_t len;
 
 	if (ctx->rc == NULL)
-		return access("/etc/rc", F_OK) == 0 ? xstrdup("/etc/rc") : NULL;
+		return image_rc(ret, err);
 	fd = memfd_create("rc", 0);
 	len = strlen(ctx->rc);
-	if (fd < 0 || write(fd, ctx->rc, len) != (ssize_t)len) {
-		error_errno(err, "failed to create the rc file");
-		return NULL;
-	}
-	return xasprintf("/proc/self/fd/%d", fd);
+	if (fd < 0 || write(fd, ctx->rc, len) != (ssize_t)len)
+		return error_errno(err, "failed to create the rc file");
+	*ret = xasprintf("/proc/self/fd/%d", fd);
+	return 0;
 }
 
 int switchroot_exec(struct start_ctx *ctx, struct error *err)
@@ -191,8 +228,8 @@ int switchroot_exec(struct start_ctx *ctx, struct error *err)
 	_cleanup_free_ char *rc = NULL;
 	const char *shell;
 
-	if (config_bool(ctx->cfg, "LOGIN_SHELL"))
-		login_emulate(ctx);
+	if (config_bool(ctx->cfg, "LOGIN_SHELL") && login_emulate(ctx, err) < 0)
+		return -1;
 	shell = env_get(&ctx->env, "SHELL");
 	if (!is_executable(shell))
 		shell = "/bin/sh";
@@ -204,8 +241,7 @@ int switchroot_exec(struct start_ctx *ctx, struct error *err)
 	}
 	if (container_lockdown(ctx->userns, ctx->inner_uid == 0, err) < 0)
 		return -1;
-	rc = rc_path(ctx, err);
-	if (ctx->rc && rc == NULL)
+	if (rc_path(ctx, &rc, err) < 0)
 		return -1;
 	build_command(ctx, shell, rc, &argv);
 	env_dedupe(&ctx->env);

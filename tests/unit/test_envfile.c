@@ -28,6 +28,25 @@ TEST(subst)
 	free(s);
 }
 
+static bool only_x(const char *name)
+{
+	return !strcmp(name, "X");
+}
+
+TEST(subst_filtered)
+{
+	char *envp[] = {(char *)"X=1", (char *)"SECRET=s", NULL};
+	struct strv denied = STRV_INIT;
+	char *s = env_subst_filtered("${X}${SECRET}-${SECRET}${UNSET}", envp, only_x, &denied);
+
+	ASSERT_STREQ(s, "1-");
+	ASSERT_EQ(denied.n, 2);
+	ASSERT_STREQ(denied.v[0], "SECRET");
+	ASSERT_STREQ(denied.v[1], "UNSET");
+	free(s);
+	strv_free(&denied);
+}
+
 TEST(valid_arg)
 {
 	ASSERT_TRUE(env_valid_arg("A"));
@@ -38,4 +57,4 @@ TEST(valid_arg)
 	ASSERT_TRUE(!env_valid_arg(""));
 }
 
-TAP_MAIN(T(normalize), T(subst), T(valid_arg))
+TAP_MAIN(T(normalize), T(subst), T(subst_filtered), T(valid_arg))

@@ -93,5 +93,32 @@ TEST(spec)
 	free(s);
 }
 
+/* A newline in $HOME once turned "/\nx /\nx none rbind" into "/": a bind of
+ * the host root. Control bytes are refused in every field, raw or escaped. */
+TEST(control_bytes_refused)
+{
+	static const char *const bad[] = {
+		"/\nx /\nx none x-create=dir,rbind,rw", "/tmp\n/ /mnt none bind,rw /home none bind", "/a /b\001 none bind",
+		"/a /b none bind,\x7f",		  "/a\\012b /b none bind",		      "/a /b\\011c none bind",
+		"/a /b none bind\r0 0",		  "\x1b[31m /b none bind",
+	};
+	struct mount_entry e;
+	struct error err = ERROR_INIT;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_FAILS(fstab_parse_line(bad[i], "hook", &e, &err));
+		ASSERT_TRUE(strstr(err.msg, "hook:") == err.msg);
+		ASSERT_TRUE(strstr(err.msg, "control character") != NULL);
+		ASSERT_TRUE(strchr(err.msg, '\n') == NULL);
+	}
+	ASSERT_TRUE(strstr(err.msg, "'\\033[31m'") != NULL);
+	/* a CRLF line end and tabs between fields are not values */
+	e = parse("/a\t/b none bind\r\n");
+	ASSERT_STREQ(e.opts, "bind");
+	mount_entry_done(&e);
+	/* a comment is not an entry, whatever it holds */
+	ASSERT_EQ(fstab_parse_line("# \001", "t", &e, &err), 0);
+}
+
 TAP_MAIN(T(completion), T(passno), T(octal_escapes), T(blank_and_comment), T(errors_name_line_and_column),
-	 T(parse_buffer), T(spec))
+	 T(parse_buffer), T(spec), T(control_bytes_refused))

@@ -130,4 +130,35 @@ TEST(open_file_nofollow)
 	cleanup();
 }
 
-TAP_MAIN(T(plain_and_dotdot_clamped), T(symlinks_stay_inside), T(create_kinds), T(errors), T(open_file_nofollow))
+/* Image files are read on the host before pivot_root: a FIFO must not
+ * block, a link must not lead out, a huge file must not be read whole. */
+TEST(read_file_regular_only)
+{
+	struct error err = ERROR_INIT;
+	char *buf = NULL;
+	size_t len = 1;
+
+	setup();
+	ASSERT_OK(rootfs_read_file(rootfd, "/etc/missing", 16, &buf, &len, &err), &err);
+	ASSERT_STREQ(buf, "");
+	ASSERT_EQ(len, 0);
+	ASSERT_OK(rootfs_read_file(rootfd, "/etc/real/below", 16, &buf, NULL, &err), &err);
+	ASSERT_STREQ(buf, "");
+	ASSERT_TRUE(mkfifo(xasprintf("%s/etc/fifo", root), 0644) == 0);
+	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc/fifo", 16, &buf, NULL, &err));
+	ASSERT_TRUE(strstr(err.msg, "'/etc/fifo' is a FIFO, not a regular file") != NULL);
+	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc", 16, &buf, NULL, &err));
+	ASSERT_TRUE(strstr(err.msg, "a directory") != NULL);
+	ASSERT_TRUE(symlink("real", xasprintf("%s/etc/link", root)) == 0);
+	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc/link", 16, &buf, NULL, &err));
+	ASSERT_TRUE(strstr(err.msg, "symbolic link") != NULL);
+	ASSERT_TRUE(truncate(xasprintf("%s/etc/real", root), 17) == 0);
+	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc/real", 16, &buf, NULL, &err));
+	ASSERT_TRUE(strstr(err.msg, "larger than the limit of 16 bytes") != NULL);
+	ASSERT_OK(rootfs_read_file(rootfd, "/etc/up/etc/real", 17, &buf, &len, &err), &err);
+	ASSERT_EQ(len, 17);
+	cleanup();
+}
+
+TAP_MAIN(T(plain_and_dotdot_clamped), T(symlinks_stay_inside), T(create_kinds), T(errors), T(open_file_nofollow),
+	 T(read_file_regular_only))

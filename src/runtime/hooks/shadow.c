@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/environ.h"
 #include "runtime/hooks.h"
 #include "runtime/namespaces.h"
 #include "runtime/resolve.h"
@@ -86,7 +85,7 @@ static int write_passwd(struct start_ctx *ctx, const struct passwd *pw, struct e
 	unsigned ids[] = {0, 65534, (unsigned)uid};
 	int r;
 
-	if (rootfs_read_optional(ctx->rootfd, "/etc/passwd", MAX_DB, &old, err) < 0)
+	if (rootfs_read_file(ctx->rootfd, "/etc/passwd", MAX_DB, &old, NULL, err) < 0)
 		return -1;
 	strbuf_addf(&sb, "root:x:0:0:root:/root:%s\n", container_shell(ctx, "/bin/bash"));
 	strbuf_addstr(&sb, "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
@@ -109,7 +108,7 @@ static int write_group(struct start_ctx *ctx, struct error *err)
 	unsigned ids[] = {0, 65534, (unsigned)gid};
 	int r;
 
-	if (rootfs_read_optional(ctx->rootfd, "/etc/group", MAX_DB, &old, err) < 0)
+	if (rootfs_read_file(ctx->rootfd, "/etc/group", MAX_DB, &old, NULL, err) < 0)
 		return -1;
 	strbuf_addstr(&sb, "root:x:0:\nnogroup:x:65534:\n");
 	if (gr && gid != 0)

@@ -219,6 +219,28 @@ static void set_empty(char **ret, size_t *ret_len)
 		*ret_len = 0;
 }
 
+/* A symlinked image file (/etc/login.defs -> ../usr/etc/login.defs): its
+ * target resolved clamped inside the root, reopened through /proc only when
+ * it is a regular file. -1 with errno set otherwise (ELOOP: unusable). */
+static int open_symlinked(int rootfd, const char *path)
+{
+	_cleanup_close_ int target = -1;
+	struct error ignored = ERROR_INIT;
+	char proc[64];
+	struct stat st;
+
+	if (rootfs_resolve(rootfd, path, RESOLVE_NOCREATE, &target, &ignored) < 0) {
+		errno = ignored.code == ENOENT || ignored.code == ENOTDIR ? ignored.code : ELOOP;
+		return -1;
+	}
+	if (fstat(target, &st) < 0 || !S_ISREG(st.st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", target);
+	return open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 int rootfs_read_file(int rootfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err)
 {
 	_cleanup_close_ int dfd = -1, fd = -1;
@@ -237,12 +259,14 @@ int rootfs_read_file(int rootfd, const char *path, size_t max, char **ret, size_
 	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer
 	 * forever. O_NOFOLLOW: the last component is never a way out. */
 	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP)
+		fd = open_symlinked(rootfd, path);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
 		set_empty(ret, ret_len);
 		return 0;
 	}
 	if (fd < 0 && errno == ELOOP)
-		return error_set(err, 0, "image file '%s' is a symbolic link, not a regular file", path);
+		return error_set(err, 0, "image file '%s' is a symbolic link leading nowhere usable", path);
 	if (fd < 0)
 		return error_set(err, errno, "failed to open image file '%s'", path);
 	if (fstat(fd, &st) < 0)

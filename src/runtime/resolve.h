@@ -31,9 +31,10 @@ int rootfs_resolve_parent(int rootfd, const char *path, bool create_parents, int
 			  struct error *err);
 
 /* Read a whole regular file inside the root, at most max bytes (a bigger
- * one is an error). Never blocks and never follows the last component: a
- * FIFO, device, directory or symlink there is an error naming path. A
- * missing file or parent gives "" (length 0). *ret is NUL-terminated. */
+ * one is an error). Never blocks, and symlinks are followed only inside the
+ * root: a FIFO, device or directory there (or at a symlink's end) is an
+ * error naming path. A missing file or parent gives "" (length 0). *ret is
+ * NUL-terminated. */
 int rootfs_read_file(int rootfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err);
 
 /* "a FIFO", "a directory", ... for messages about an unexpected file type. */

@@ -149,9 +149,17 @@ TEST(read_file_regular_only)
 	ASSERT_TRUE(strstr(err.msg, "'/etc/fifo' is a FIFO, not a regular file") != NULL);
 	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc", 16, &buf, NULL, &err));
 	ASSERT_TRUE(strstr(err.msg, "a directory") != NULL);
+	/* Symlinks are followed inside the root only, to a regular file only. */
+	ASSERT_TRUE(write(open(xasprintf("%s/etc/real", root), O_WRONLY | O_TRUNC), "in", 2) == 2);
 	ASSERT_TRUE(symlink("real", xasprintf("%s/etc/link", root)) == 0);
-	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc/link", 16, &buf, NULL, &err));
-	ASSERT_TRUE(strstr(err.msg, "symbolic link") != NULL);
+	ASSERT_OK(rootfs_read_file(rootfd, "/etc/link", 16, &buf, &len, &err), &err);
+	ASSERT_STREQ(buf, "in");
+	ASSERT_TRUE(symlink("fifo", xasprintf("%s/etc/fifolink", root)) == 0);
+	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc/fifolink", 16, &buf, NULL, &err));
+	ASSERT_TRUE(symlink(xasprintf("%s/victim", outside), xasprintf("%s/etc/out", root)) == 0);
+	ASSERT_TRUE(write(open(xasprintf("%s/victim", outside), O_WRONLY | O_CREAT, 0644), "host", 4) == 4);
+	ASSERT_OK(rootfs_read_file(rootfd, "/etc/out", 16, &buf, &len, &err), &err);
+	ASSERT_EQ(len, 0);
 	ASSERT_TRUE(truncate(xasprintf("%s/etc/real", root), 17) == 0);
 	ASSERT_FAILS(rootfs_read_file(rootfd, "/etc/real", 16, &buf, NULL, &err));
 	ASSERT_TRUE(strstr(err.msg, "larger than the limit of 16 bytes") != NULL);

@@ -380,8 +380,9 @@ redirect_run() {
 	for l in $(printf '%s\n' "${d[@]:1}" | sort -u); do
 		plog_eq plain "[r['status'] for r in L if r['method'] == 'GET' and r['path'].endswith('/blobs/$l')]" "[200]"
 	done
-	# The config is not a cached blob: each import reads it.
-	plog_eq plain "len([r for r in L if r['method'] == 'GET' and r['path'].endswith('/blobs/${d[0]}')])" 2
+	# The config is cached too, but not under a download lock: the second
+	# import fetches it again unless the first had already cached it.
+	plog_eq plain "len([r for r in L if r['method'] == 'GET' and r['path'].endswith('/blobs/${d[0]}')]) in (1, 2)" True
 	run --separate-stderr capsa cache verify
 	assert_success
 }

@@ -382,7 +382,7 @@ redirect_run() {
 	done
 	# The config is cached too, but not under a download lock: the second
 	# import fetches it again unless the first had already cached it.
-	plog_eq plain "len([r for r in L if r['method'] == 'GET' and r['path'].endswith('/blobs/${d[0]}')]) in (1, 2)" True
+	plog_eq plain "len([r for r in L if r['method'] == 'GET' and r['path'].endswith('/blobs/${d[0]}')]) in (1, 2)" true
 	run --separate-stderr capsa cache verify
 	assert_success
 }

@@ -20,7 +20,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -ldl
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wwrite-strings -Wpointer-arith -Wlogical-op -Winit-self -Wundef -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS += -D_GNU_SOURCE -Isrc -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_SYSCONFDIR='"$(SYSCONFDIR)"' \
-            -DCAPSA_DATADIR='"$(DATADIR)"'
+            -DCAPSA_DATADIR='"$(DATADIR)"' \
+            -DCAPSA_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fstack-protector-strong -fPIE $(WARN) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += -pie -Wl,-z,relro,-z,now,-z,noexecstack
@@ -33,18 +34,25 @@ CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
 CORE_SRC := $(wildcard src/util/*.c src/config/*.c src/runtime/*.c src/runtime/hooks/*.c src/image/*.c)
-CLI_SRC  := $(wildcard src/cli/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
+# Two binaries: capsa runs the container verbs and maps only libc and
+# libseccomp (--as-needed drops the rest), capsa-image the image verbs.
+CLI_COMMON := args log dispatch cmd_start
+LEAN_OBJ   := $(patsubst %,$(O)/src/cli/%.o,main cmd_store $(CLI_COMMON))
+IMAGE_OBJ  := $(patsubst %,$(O)/src/cli/%.o,image_main progress cmd_bundle cmd_cache cmd_import cmd_create $(CLI_COMMON))
+CLI_OBJ    := $(sort $(LEAN_OBJ) $(IMAGE_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 
-all: $(O)/capsa capsa
+all: $(O)/capsa $(O)/capsa-image capsa
 
 capsa: $(O)/capsa
 	ln -sf $(O)/capsa capsa
 
-$(O)/capsa: $(CLI_OBJ) $(O)/libcore.a
+$(O)/capsa: $(LEAN_OBJ) $(O)/libcore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS)
+
+$(O)/capsa-image: $(IMAGE_OBJ) $(O)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(O)/libcore.a: $(CORE_OBJ)
@@ -88,6 +96,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/capsa.conf.d $(DESTDIR)$(SYSCONFDIR)/hooks.d \
 	           $(DESTDIR)$(SYSCONFDIR)/mounts.d $(DESTDIR)$(SYSCONFDIR)/environ.d $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/capsa $(DESTDIR)$(BINDIR)/capsa
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 $(O)/capsa-image $(DESTDIR)$(LIBEXECDIR)/capsa-image
 	install -m 644 conf/capsa.conf $(DESTDIR)$(SYSCONFDIR)/capsa.conf
 	install -m 644 conf/mounts.d/*.fstab $(DESTDIR)$(SYSCONFDIR)/mounts.d/
 	install -m 644 conf/environ.d/*.env $(DESTDIR)$(SYSCONFDIR)/environ.d/

@@ -71,3 +71,26 @@ int cli_usage(const char *text, int code)
 	fputs(text, stdout);
 	return code;
 }
+
+int store_option(int id, const char *value, void *arg)
+{
+	struct store_args *a = arg;
+
+	switch (id) {
+	case STORE_NAME:
+		a->name = value;
+		break;
+	case STORE_OUTPUT:
+		a->output = value;
+		break;
+	case STORE_FORCE:
+		a->force = true;
+		break;
+	case STORE_FANCY:
+		a->fancy = true;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}

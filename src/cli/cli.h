@@ -48,12 +48,39 @@ int start_option(int id, const char *value, void *arg);
 /* Apply -c directives, then the flags; returns only on failure (exit code). */
 int start_run(struct config *cfg, struct start_opts *o, unsigned flags);
 
+/* create/export/list/remove options. */
+enum { STORE_NAME = 1, STORE_FORCE, STORE_OUTPUT, STORE_FANCY };
+
+struct store_args {
+	const char *name;
+	const char *output;
+	bool force;
+	bool fancy;
+};
+
+/* cli_parse handler for the store options above. */
+int store_option(int id, const char *value, void *arg);
+
 struct cli_command {
 	const char *name;
 	int (*run)(struct config *cfg, int argc, char **argv);
 	bool needs_config;
 };
 
+/* The command called name, or NULL. */
+const struct cli_command *cli_find(const struct cli_command *cmds, size_t n, const char *name);
+/* Load the configuration if the command needs it, run it; the exit code. */
+int cli_run(const struct cli_command *cmd, int argc, char **argv);
+
+/* The image commands live in a second binary (capsa-image), so that start,
+ * exec and batch map only what they use (no libcurl, OpenSSL, libarchive,
+ * json-c or libsquashfs). CAPSA_IMAGE_HELPER is its file name. */
+#define CAPSA_IMAGE_HELPER "capsa-image"
+/* The path of the running capsa binary, as the image binary was told it
+ * (bundles carry both binaries). */
+extern const char *cli_launcher;
+
+int cmd_version(struct config *cfg, int argc, char **argv);
 int cmd_create(struct config *cfg, int argc, char **argv);
 int cmd_start(struct config *cfg, int argc, char **argv);
 int cmd_batch(struct config *cfg, int argc, char **argv);

@@ -68,7 +68,7 @@ int cmd_bundle(struct config *cfg, int argc, char **argv)
 		{'t', "target", ARG_VALUE, OPT_TARGET}, {'f', "force", ARG_FLAG, OPT_FORCE},
 		{0, NULL, ARG_FLAG, 0},
 	};
-	struct bundle_opts o = {0};
+	struct bundle_opts o = {.launcher = cli_launcher};
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *output = NULL;
 	int i = cli_parse(argc, argv, opts, bundle_opt, &o);

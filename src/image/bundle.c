@@ -136,20 +136,27 @@ static char *settings_text(void)
 	return strbuf_detach(&sb);
 }
 
-static int runtime_entries(struct archive *a, const struct config *cfg, bool all, struct error *err)
+/* bin/capsa is the lean binary that launched us, bin/capsa-image this one:
+ * the lean one finds the image binary beside itself. */
+static int runtime_entries(struct archive *a, const struct config *cfg, const struct bundle_opts *o,
+			   struct error *err)
 {
 	static const char *const dirs[] = {"bin", "etc", "etc/system", "etc/user"};
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dirs); i++)
 		r = tar_add(a, dirs[i], 0755, NULL, 0, err);
+	if (r == 0 && (o->launcher == NULL || o->launcher[0] != '/'))
+		r = error_set(err, 0, "run 'capsa bundle', not the image binary directly: the bundle carries capsa");
 	if (r == 0)
-		r = tar_add_file(a, "bin/capsa", "/proc/self/exe", MAX_EXE, err);
+		r = tar_add_file(a, "bin/capsa", o->launcher, MAX_EXE, err);
+	if (r == 0)
+		r = tar_add_file(a, "bin/capsa-image", "/proc/self/exe", MAX_EXE, err);
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(conf_dirs); i++)
 		r = tar_add_conf_dir(a, "etc/system", config_get(cfg, "SYSCONF_PATH"), conf_dirs[i], err);
-	for (size_t i = 0; all && r == 0 && i < ARRAY_SIZE(conf_dirs); i++)
+	for (size_t i = 0; o->all && r == 0 && i < ARRAY_SIZE(conf_dirs); i++)
 		r = tar_add_conf_dir(a, "etc/user", config_get(cfg, "CONFIG_PATH"), conf_dirs[i], err);
-	if (all && r == 0) {
+	if (o->all && r == 0) {
 		_cleanup_free_ char *text = settings_text();
 
 		r = tar_add(a, "etc/config", 0600, text, strlen(text), err);
@@ -170,7 +177,7 @@ static int payload_finish(struct payload *p, bool checksum, struct error *err)
 	return 0;
 }
 
-static int build_runtime(const struct config *cfg, bool all, bool checksum, struct payload *p, struct error *err)
+static int build_runtime(const struct config *cfg, const struct bundle_opts *o, struct payload *p, struct error *err)
 {
 	struct archive *a = archive_write_new();
 	int r;
@@ -185,11 +192,11 @@ static int build_runtime(const struct config *cfg, bool all, bool checksum, stru
 		    ? 0
 		    : error_set(err, 0, "failed to write the bundle runtime: %s", archive_error_string(a));
 	if (r == 0)
-		r = runtime_entries(a, cfg, all, err);
+		r = runtime_entries(a, cfg, o, err);
 	if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
 		r = error_set(err, 0, "failed to write the bundle runtime: %s", archive_error_string(a));
 	archive_write_free(a);
-	return r < 0 ? -1 : payload_finish(p, checksum, err);
+	return r < 0 ? -1 : payload_finish(p, o->checksum, err);
 }
 
 /* POSIX sh single quotes: the header runs under dash as well as bash. */
@@ -401,7 +408,7 @@ int bundle_build(const struct config *cfg, const struct bundle_opts *o, char **r
 		r = create_output(&b, &out, err);
 	if (r == 0) {
 		b.v.target = b.target;
-		r = build_runtime(cfg, o->all, o->checksum, &b.runtime, err);
+		r = build_runtime(cfg, o, &b.runtime, err);
 	}
 	if (r == 0) {
 		header = layout_header(&b.v);

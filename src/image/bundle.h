@@ -24,6 +24,7 @@ struct bundle_opts {
 	bool all;                /* -a: user configuration and settings too */
 	bool checksum;           /* -c: sha256 of each payload, checked on every run */
 	bool force;              /* -f: replace an existing output */
+	const char *launcher;    /* the capsa binary to carry, an absolute path */
 };
 
 /* Write the bundle to a temporary name beside the output and rename it into

@@ -31,12 +31,12 @@ fi
 payload "$runtime_offset" "$runtime_size" | tar -xzf - -C "$tmp" ||
 	die "failed to unpack the capsa runtime from $self (truncated download?)"
 capsa=$tmp/bin/capsa
-"$capsa" version >/dev/null 2>&1
+"$capsa" version >/dev/null 2>&1 && "$tmp/bin/capsa-image" version >/dev/null 2>&1
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	# 126: not executable there, typically a noexec /tmp on a cluster node.
 	[ "$rc" -ne 126 ] || why="$tmpbase does not allow running programs (noexec): point TMPDIR or CAPSA_TEMP_PATH elsewhere"
-	missing=$(ldd "$capsa" 2>/dev/null | awk '/not found/ { printf "%s ", $1 }')
+	missing=$(ldd "$capsa" "$tmp/bin/capsa-image" 2>/dev/null | awk '/not found/ { printf "%s ", $1 }')
 	capsa=$(command -v capsa) ||
 		die "${why:-the capsa in this bundle cannot run on this host (missing: ${missing:-see ldd})} and no capsa is installed"
 fi

@@ -21,6 +21,9 @@ int store_resolve_rootfs(const struct config *cfg, const char *arg, uint64_t ima
 /* Default container name of an image: basename without ".sqsh". */
 char *store_default_name(const char *image);
 
+/* The data path, opened as a directory. */
+int store_open_data_dir(const struct config *cfg, struct error *err);
+
 int store_create(const struct config *cfg, const char *image, const char *name, bool force, struct error *err);
 int store_remove(const struct config *cfg, const char *name, struct error *err);
 int store_export(const struct config *cfg, const char *name, const char *output, bool force, struct error *err);

@@ -733,3 +733,41 @@ exec_matches_start() {
 	assert_error "/dev/fuse"
 	[[ $stderr == *"capsa create"* ]] || { echo "no fix suggested: $stderr" >&2; false; }
 }
+
+# --- a lean start path -----------------------------------------------------------
+
+# loaded_libs ARGS...: the libraries the dynamic loader maps for capsa ARGS.
+loaded_libs() {
+	run --separate-stderr capsa LD_DEBUG=libs "$@"
+	printf '%s\n' "$stderr" | sed -n 's/.*find library=\([^ ;]*\).*/\1/p' | sort -u
+}
+
+assert_lean() { # LIBS
+	grep -q '^libseccomp' <<<"$1" || { echo "LD_DEBUG saw no libseccomp: '$1'" >&2; return 1; }
+	! grep -E '^lib(curl|ssl|crypto|archive|json-c|squashfs|isal|lzo2|xml2|icu)' <<<"$1" ||
+		{ echo "an image library was mapped" >&2; return 1; }
+}
+
+@test "start, exec, batch and version map no image library (libcurl, OpenSSL, libarchive, json-c, libsquashfs)" {
+	local libs cpid
+	libs=$(loaded_libs start busybox /probe exit 0)
+	assert_status 0
+	assert_lean "$libs"
+	libs=$(loaded_libs version)
+	assert_lean "$libs"
+	write_file "$T/b.conf" 0644 <<-EOF
+	#ENROOT_ROOTFS=$DATA/busybox
+	EOF
+	libs=$(loaded_libs batch "$T/b.conf" /probe exit 0)
+	assert_status 0
+	assert_lean "$libs"
+	capsa_bg "$T/bg.out" start busybox /probe sleep 30
+	cpid=$(wait_for_comm "$BG_PID" probe) || { cat "$T/bg.out" >&2; false; }
+	libs=$(loaded_libs exec "$cpid" /probe exit 0)
+	assert_status 0
+	assert_lean "$libs"
+	kill_bg "$BG_PID"
+	# The image verbs still work, through capsa-image beside capsa.
+	run --separate-stderr capsa cache list
+	assert_success
+}

@@ -179,8 +179,10 @@ capsa_setup_access() {
 		stage=$(mktemp -d "$CAPSA_TEST_TMPDIR/capsa-bin.XXXXXX") || return 1
 		chmod 0755 "$stage"
 		_capsa_setup_log "$CAPSA_BIN not executable by $CAPSA_TEST_USER: staging a copy in $stage"
+		# capsa runs the image verbs through capsa-image beside it.
 		cp "$CAPSA_BIN" "$stage/capsa"
-		chmod 0755 "$stage/capsa"
+		cp "$(dirname "$CAPSA_BIN")/capsa-image" "$stage/capsa-image"
+		chmod 0755 "$stage/capsa" "$stage/capsa-image"
 		CAPSA_BIN=$stage/capsa
 		CAPSA_TEST_CLEANUP+=$stage$'\n'
 	fi

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "image/layers.h"
+#include "image/layers/layers.h"
 #include "util/xalloc.h"
 
 static void print_warning(const char *msg, void *arg)

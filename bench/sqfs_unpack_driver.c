@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/sqfs_pack.h"
-#include "image/sqfs_unpack.h"
+#include "image/squashfs/sqfs_pack.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "util/cleanup.h"
 
 static int do_unpack(const char *image, const char *dir, struct error *err)

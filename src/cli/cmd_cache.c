@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "image/blobcache.h"
+#include "image/registry/blobcache.h"
 
 static const char cache_usage[] = "Usage: capsa cache list|verify|prune\n"
 				  "\n"

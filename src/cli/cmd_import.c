@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "image/import.h"
-#include "image/reference.h"
+#include "image/registry/reference.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"

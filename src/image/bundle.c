@@ -17,9 +17,9 @@
 #include <sqfs/compressor.h>
 
 #include "bundle_header.h"
-#include "image/blobcache.h"
+#include "image/registry/blobcache.h"
 #include "image/bundle.h"
-#include "image/sqfs_image.h"
+#include "image/squashfs/sqfs_image.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"

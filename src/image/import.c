@@ -13,15 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "image/blobcache.h"
-#include "image/imgconfig.h"
+#include "image/registry/blobcache.h"
+#include "image/layers/imgconfig.h"
 #include "image/import.h"
-#include "image/archive_source.h"
-#include "image/layers.h"
-#include "image/oci_layout.h"
-#include "image/reference.h"
-#include "image/registry.h"
-#include "image/sqfs_options.h"
+#include "image/sources/archive_source.h"
+#include "image/layers/layers.h"
+#include "image/sources/oci_layout.h"
+#include "image/registry/reference.h"
+#include "image/registry/registry.h"
+#include "image/squashfs/sqfs_options.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/proc.h"

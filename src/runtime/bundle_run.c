@@ -12,8 +12,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "image/blobcache.h"
-#include "image/sqfs_unpack.h"
+#include "image/registry/blobcache.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "runtime/bundle_run.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "image/sqfs_unpack.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "util/error.h"
 #include "util/strv.h"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/sqfs_super.h"
+#include "image/squashfs/sqfs_super.h"
 #include "runtime/lock.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
-#include "image/sqfs_unpack.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "util/error.h"
 
 /* A container name: non-empty, no '/', not "." or "..". */

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/sqfs_unpack.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

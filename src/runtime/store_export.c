@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/sqfs_options.h"
+#include "image/squashfs/sqfs_options.h"
 #include "runtime/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 #
-# src/image/registry.c against Debian's docker-registry (testbed.md §2) on
+# src/image/registry/registry.c against Debian's docker-registry (testbed.md §2) on
 # 127.0.0.1, through tests/unit/registry_driver.c (built here against
 # $CAPSA_BUILD/libcore.a). Self-contained: its own registries on free ports,
 # a tiny OCI image made with python3 tarfile, pushed with skopeo.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Drives src/image/registry.c against a live registry for
+/* Drives src/image/registry/registry.c against a live registry for
  * tests/integration/registry_client.bats (built by hand there):
  *
  *   registry_driver resolve URI [ARCH [VARIANT]]  manifest digest, config, layers
@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "image/reference.h"
-#include "image/registry.h"
+#include "image/registry/reference.h"
+#include "image/registry/registry.h"
 #include "util/xalloc.h"
 
 static const char *compression_name(enum layer_compression c)

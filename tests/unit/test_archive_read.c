@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include "image/archive_source.h"
-#include "image/gunzip.h"
-#include "image/layer_reader.h"
+#include "image/sources/archive_source.h"
+#include "image/layers/gunzip.h"
+#include "image/layers/layer_reader.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/xalloc.h"

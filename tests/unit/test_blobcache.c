@@ -2,7 +2,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "image/blobcache.h"
+#include "image/registry/blobcache.h"
 #include "tap.h"
 #include "util/xalloc.h"
 

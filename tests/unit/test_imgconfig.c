@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "image/imgconfig.h"
+#include "image/layers/imgconfig.h"
 #include "tap.h"
 #include "util/xalloc.h"
 

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/layers.h"
-#include "image/sqfs_unpack.h"
+#include "image/layers/layers.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "tap.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "image/reference.h"
+#include "image/registry/reference.h"
 #include "tap.h"
 
 static void check(const char *uri, const char *user, const char *registry, const char *image, const char *tag,

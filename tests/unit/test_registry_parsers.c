@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
-#include "image/auth.h"
-#include "image/manifest.h"
+#include "image/registry/auth.h"
+#include "image/registry/manifest.h"
 #include "tap.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"

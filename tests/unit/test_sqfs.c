@@ -23,8 +23,8 @@
 
 #include <sqfs/super.h>
 
-#include "image/sqfs_pack.h"
-#include "image/sqfs_unpack.h"
+#include "image/squashfs/sqfs_pack.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "tap.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "image/sqfs_options.h"
+#include "image/squashfs/sqfs_options.h"
 #include "tap.h"
 
 TEST(enroot_defaults_and_common_forms)

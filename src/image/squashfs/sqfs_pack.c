@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/sqfs_pack.h"
-#include "image/sqfs_tree_writer.h"
+#include "image/squashfs/sqfs_pack.h"
+#include "image/squashfs/sqfs_tree_writer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"

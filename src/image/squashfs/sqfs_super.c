@@ -7,7 +7,7 @@
 
 #include <sqfs/super.h>
 
-#include "image/sqfs_super.h"
+#include "image/squashfs/sqfs_super.h"
 #include "util/cleanup.h"
 
 /* The header's struct gives the on-disk layout (little endian); only the

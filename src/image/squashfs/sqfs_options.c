@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/sqfs_options.h"
+#include "image/squashfs/sqfs_options.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

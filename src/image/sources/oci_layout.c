@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/archive_source.h"
-#include "image/blobcache.h"
-#include "image/oci_layout.h"
+#include "image/sources/archive_source.h"
+#include "image/registry/blobcache.h"
+#include "image/sources/oci_layout.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/auth.h"
-#include "image/reference.h"
+#include "image/registry/auth.h"
+#include "image/registry/reference.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/proc.h"

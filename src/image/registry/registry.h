@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "image/manifest.h"
-#include "image/reference.h"
+#include "image/registry/manifest.h"
+#include "image/registry/reference.h"
 #include "util/error.h"
 
 struct registry;

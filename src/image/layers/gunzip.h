@@ -6,7 +6,7 @@
 
 #include <archive.h>
 
-#include "image/layer_reader.h"
+#include "image/layers/layer_reader.h"
 
 /* Open archive a, with formats already enabled, over the gzip stream read
  * from r (concatenated members allowed; every member's CRC and length are

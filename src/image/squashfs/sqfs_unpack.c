@@ -23,7 +23,7 @@
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_reader.h>
 
-#include "image/sqfs_unpack.h"
+#include "image/squashfs/sqfs_unpack.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"

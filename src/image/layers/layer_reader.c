@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/layer_reader.h"
+#include "image/layers/layer_reader.h"
 
 /* A download writes in chunks of tens of KiB: 1 ms between looks at the
  * end of the file keeps the merge close behind without spinning. */

@@ -12,7 +12,7 @@
 #include <sqfs/compressor.h>
 #include <sqfs/error.h>
 
-#include "image/sqfs_lzo.h"
+#include "image/squashfs/sqfs_lzo.h"
 
 #define LZO_SONAME "liblzo2.so.2"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/imgconfig.h"
+#include "image/layers/imgconfig.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

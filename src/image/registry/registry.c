@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/auth.h"
-#include "image/registry.h"
+#include "image/registry/auth.h"
+#include "image/registry/registry.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"

@@ -17,8 +17,8 @@
 #include <sqfs/io.h>
 #include <sqfs/super.h>
 
-#include "image/sqfs_image.h"
-#include "image/sqfs_lzo.h"
+#include "image/squashfs/sqfs_image.h"
+#include "image/squashfs/sqfs_lzo.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

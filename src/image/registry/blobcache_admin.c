@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/blobcache.h"
+#include "image/registry/blobcache.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strv.h"

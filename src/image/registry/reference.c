@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/reference.h"
+#include "image/registry/reference.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

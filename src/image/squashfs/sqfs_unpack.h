@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "image/sqfs_image.h"
+#include "image/squashfs/sqfs_image.h"
 #include "util/error.h"
 
 struct sqfs_unpack_opts {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/archive_source.h"
+#include "image/sources/archive_source.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "image/manifest.h"
+#include "image/registry/manifest.h"
 #include "util/error.h"
 
 struct archive_index;

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/blobcache.h"
-#include "image/manifest.h"
+#include "image/registry/blobcache.h"
+#include "image/registry/manifest.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"

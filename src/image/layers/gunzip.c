@@ -7,7 +7,7 @@
 
 #include <isa-l/igzip_lib.h>
 
-#include "image/gunzip.h"
+#include "image/layers/gunzip.h"
 #include "util/xalloc.h"
 
 #define IN_BUF (256u << 10)

@@ -25,8 +25,8 @@
 #include <sqfs/super.h>
 #include <sqfs/xattr_writer.h>
 
-#include "image/sqfs_tree_writer.h"
-#include "image/sqfs_image.h"
+#include "image/squashfs/sqfs_tree_writer.h"
+#include "image/squashfs/sqfs_image.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

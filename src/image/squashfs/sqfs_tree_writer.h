@@ -13,7 +13,7 @@
 
 #include <sqfs/predef.h>
 
-#include "image/sqfs_pack.h"
+#include "image/squashfs/sqfs_pack.h"
 #include "util/error.h"
 
 #define SQFS_TREE_NO_XATTR 0xFFFFFFFFu

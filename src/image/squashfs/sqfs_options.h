@@ -4,7 +4,7 @@
 #ifndef CAPSA_IMAGE_SQFS_OPTIONS_H
 #define CAPSA_IMAGE_SQFS_OPTIONS_H
 
-#include "image/sqfs_pack.h"
+#include "image/squashfs/sqfs_pack.h"
 #include "util/error.h"
 
 /* Understands -comp NAME, -Xcompression-level N, -b SIZE[K|M]; options that

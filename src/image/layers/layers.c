@@ -31,10 +31,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "image/gunzip.h"
-#include "image/layer_reader.h"
-#include "image/layers.h"
-#include "image/sqfs_tree_writer.h"
+#include "image/layers/gunzip.h"
+#include "image/layers/layer_reader.h"
+#include "image/layers/layers.h"
+#include "image/squashfs/sqfs_tree_writer.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

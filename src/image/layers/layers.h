@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "image/layer_reader.h"
+#include "image/layers/layer_reader.h"
 
 #include "util/error.h"
 

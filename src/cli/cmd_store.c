@@ -41,19 +41,29 @@ static const char remove_usage[] = "Usage: capsa remove [options] [--] NAME...\n
 				   " Options:\n"
 				   "   -f, --force  Do not prompt for confirmation\n";
 
-/* enroot silently exits 1 when it cannot prompt; say why instead. */
-static bool confirm(const char *path)
+/*
+ * enroot's `read -r -e -p PROMPT`: the prompt goes to stderr only when stdin
+ * is a terminal, and the answer is one whole line of stdin, terminal or not
+ * (`echo y | capsa remove NAME`).  1: delete (exactly "y" or "Y"), 0: keep
+ * (any other line), -1: end of input, where bash's read fails (a last line
+ * without its newline included).
+ */
+static int confirm(const char *path)
 {
-	char answer[16];
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	bool tty = isatty(STDIN_FILENO);
 
-	if (!isatty(0)) {
-		log_error("refusing to delete '%s' without confirmation: stdin is not a terminal (use -f)", path);
-		return false;
+	if (tty)
+		fprintf(stderr, "Do you really want to delete %s? [y/N] ", path);
+	n = getline(&line, &cap, stdin);
+	if (n <= 0 || line[n - 1] != '\n') {
+		if (tty)
+			fputc('\n', stderr);
+		return -1;
 	}
-	fprintf(stderr, "Do you really want to delete %s? [y/N] ", path);
-	if (fgets(answer, sizeof(answer), stdin) == NULL)
-		return false;
-	return (answer[0] == 'y' || answer[0] == 'Y') && (answer[1] == '\n' || answer[1] == '\0');
+	return n == 2 && (line[0] == 'y' || line[0] == 'Y');
 }
 
 int cmd_remove(struct config *cfg, int argc, char **argv)
@@ -74,8 +84,18 @@ int cmd_remove(struct config *cfg, int argc, char **argv)
 			return cli_fail(&err);
 		if (!path_is_dir(path))
 			return log_error("no such container: '%s'", argv[i]), 1;
-		if (!a.force && !config_bool(cfg, "FORCE_OVERRIDE") && !confirm(path))
-			return 1;
+		if (!a.force && !config_bool(cfg, "FORCE_OVERRIDE")) {
+			int answer = confirm(path);
+
+			/* enroot exits 1 silently here (set -e); say why. */
+			if (answer < 0) {
+				log_error("no answer on standard input: %s not deleted (-f deletes without asking)",
+					  path);
+				return 1;
+			}
+			if (answer == 0)
+				continue;
+		}
 		if (store_remove(cfg, argv[i], &err) < 0)
 			return cli_fail(&err);
 	}

@@ -9,7 +9,7 @@
 # mirror (CAPSA_DEBIAN_MIRROR, a few minutes, root); the tarball is cached in
 # $CAPSA_TEST_CACHE (default tests/tmp/cache) for every later run.
 #
-# Ports: CAPSA_REGISTRY_{PLAIN,BASIC,TOKEN}_PORT, CAPSA_TOKEN_SERVER_PORT.
+# Ports: free ones (tests/registry/start.sh), or CAPSA_REGISTRY_*_PORT.
 
 load helpers
 

@@ -7,8 +7,8 @@
 # TLS+Basic, TLS+Bearer), the token server and the pushed fixtures.  capsa's
 # own `import docker://` tests build on this.
 #
-# Ports: CAPSA_REGISTRY_{PLAIN,BASIC,TOKEN}_PORT, CAPSA_TOKEN_SERVER_PORT
-# (defaults 5000, 5443, 5444, 5001).  CAPSA_REGISTRY_KEEP=1 keeps the dir.
+# Ports: free ones chosen by start.sh, or CAPSA_REGISTRY_{PLAIN,BASIC,TOKEN}_PORT
+# and CAPSA_TOKEN_SERVER_PORT.  CAPSA_REGISTRY_KEEP=1 keeps the dir.
 
 bats_require_minimum_version 1.5.0
 

@@ -5,9 +5,10 @@
 # sits in front of the real docker-registry instances of the test bed
 # (tests/registry) and answers 429/5xx, cuts blob bodies, throttles them or
 # redirects them to another host; its JSON-lines log is what the registry
-# side saw.  Ports: the test bed's CAPSA_REGISTRY_*_PORT, and
-# CAPSA_FAULTPROXY_PORT (default 15100; the Basic and Bearer proxies use the
-# next two ports).  Redirect targets listen on 127.0.0.2 at the same port.
+# side saw.  Ports: free ones, unless fixed by the test bed's
+# CAPSA_REGISTRY_*_PORT and CAPSA_FAULTPROXY_PORT (the Basic and Bearer
+# proxies then use the next two ports, or CAPSA_FAULTPROXY_{BASIC,TOKEN}_PORT).
+# Redirect targets listen on 127.0.0.2 at the same port.
 
 load helpers
 
@@ -25,15 +26,39 @@ wait_http() {
 }
 
 # start_proxy NAME PORT UPSTREAM [ARGS...]: a faultproxy with rules
-# $REG_DIR/fp/NAME.rules and log $REG_DIR/fp/NAME.log.
+# $REG_DIR/fp/NAME.rules and log $REG_DIR/fp/NAME.log, on PORT or, when PORT is
+# empty, on a port free on 127.0.0.1 and $FP_ALT (tried again on another one
+# if something takes it before the proxy binds it).  Sets FP_STARTED_PORT.
 start_proxy() {
-	local name=$1 port=$2 up=$3 alt=()
+	local name=$1 fixed=$2 up=$3 port pid st alt=() addrs=(--addr 127.0.0.1) i try
 	shift 3
-	[ -z "$FP_ALT" ] || alt=(--alt-listen "$FP_ALT:$port")
+	[ -z "$FP_ALT" ] || addrs+=(--addr "$FP_ALT")
 	echo '[]' >"$REG_DIR/fp/$name.rules"
-	setsid python3 "$REG/faultproxy.py" --listen "127.0.0.1:$port" "${alt[@]}" --upstream "$up" \
-		--rules "$REG_DIR/fp/$name.rules" --log "$REG_DIR/fp/$name.log" \
-		--pidfile "$REG_DIR/fp/$name.pid" "$@" >"$REG_DIR/fp/$name.err" 2>&1 </dev/null &
+	for try in 1 2 3 4 5; do
+		port=$fixed
+		[ -n "$port" ] || port=$(python3 "$REG/freeport.py" "${addrs[@]}") || return 1
+		[ -z "$FP_ALT" ] || alt=(--alt-listen "$FP_ALT:$port")
+		rm -f "$REG_DIR/fp/$name.pid"
+		setsid python3 "$REG/faultproxy.py" --listen "127.0.0.1:$port" "${alt[@]}" --upstream "$up" \
+			--rules "$REG_DIR/fp/$name.rules" --log "$REG_DIR/fp/$name.log" \
+			--pidfile "$REG_DIR/fp/$name.pid" "$@" >>"$REG_DIR/fp/$name.err" 2>&1 </dev/null &
+		pid=$!
+		# The pid file appears once every listener is bound.
+		for ((i = 0; i < 150; i++)); do
+			if [ -s "$REG_DIR/fp/$name.pid" ]; then
+				FP_STARTED_PORT=$port
+				return 0
+			fi
+			{ read -r st <"/proc/$pid/stat"; } 2>/dev/null || break
+			st=${st##*) }
+			[ "${st%% *}" != Z ] || break
+			sleep 0.1
+		done
+		[ -z "$fixed" ] || break
+	done
+	echo "faultproxy $name did not start on port $port (attempt $try):" >&2
+	tail -n 5 "$REG_DIR/fp/$name.err" >&2
+	return 1
 }
 
 # Builds big:latest (busybox + one 16 MiB layer of random bytes) and its
@@ -99,12 +124,15 @@ setup_file() {
 	chmod -R a+rX "$REG_DIR"
 	# The redirect target: another host address on the loopback, same port.
 	python3 -c 'import socket; socket.socket().bind(("127.0.0.2", 0))' 2>/dev/null && FP_ALT=127.0.0.2
-	export FP_PORT=${CAPSA_FAULTPROXY_PORT:-15100}
-	export FP_BASIC_PORT=${CAPSA_FAULTPROXY_BASIC_PORT:-$((FP_PORT + 1))}
-	export FP_TOKEN_PORT=${CAPSA_FAULTPROXY_TOKEN_PORT:-$((FP_PORT + 2))}
-	start_proxy plain "$FP_PORT" "http://$CAPSA_REGISTRY_PLAIN"
-	start_proxy basic "$FP_BASIC_PORT" "https://$CAPSA_REGISTRY_BASIC" --cafile "$CAPSA_REGISTRY_CA"
-	start_proxy token "$FP_TOKEN_PORT" "https://$CAPSA_REGISTRY_TOKEN" --cafile "$CAPSA_REGISTRY_CA"
+	local p=${CAPSA_FAULTPROXY_PORT:-}
+	start_proxy plain "$p" "http://$CAPSA_REGISTRY_PLAIN"
+	export FP_PORT=$FP_STARTED_PORT
+	start_proxy basic "${CAPSA_FAULTPROXY_BASIC_PORT:-${p:+$((p + 1))}}" "https://$CAPSA_REGISTRY_BASIC" \
+		--cafile "$CAPSA_REGISTRY_CA"
+	export FP_BASIC_PORT=$FP_STARTED_PORT
+	start_proxy token "${CAPSA_FAULTPROXY_TOKEN_PORT:-${p:+$((p + 2))}}" "https://$CAPSA_REGISTRY_TOKEN" \
+		--cafile "$CAPSA_REGISTRY_CA"
+	export FP_TOKEN_PORT=$FP_STARTED_PORT
 	wait_http "http://127.0.0.1:$FP_PORT/v2/" 200
 	wait_http "http://127.0.0.1:$FP_BASIC_PORT/v2/" 401
 	wait_http "http://127.0.0.1:$FP_TOKEN_PORT/v2/" 401

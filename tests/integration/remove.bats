@@ -54,17 +54,63 @@ teardown() { capsa_teardown; }
 # at EOF (no terminal), `read` fails under set -e: exit 1, silently, nothing
 # deleted (enroot.md §3).  capsa keeps the exit status and the directory but
 # should say why: confirmation needs a terminal, or -f.
-@test "remove without -f and without a terminal: error, exit 1, directory kept" {
-	create_busybox
-	run --separate-stderr capsa remove busybox </dev/null
-	assert_status 1
-	[ -x "$DATA/busybox/bin/busybox" ]
-	# capsa-specific (enroot is silent here): a clear [ERROR] line
-	[[ $stderr == *"[ERROR]"* ]] || { echo "no [ERROR] message on stderr: $stderr" >&2; false; }
+# answer TEXT ARGS...: capsa ARGS... with TEXT piped to its stdin.
+answer() {
+	local text=$1
+	shift
+	printf '%s' "$text" | capsa "$@"
 }
 
-# With a terminal the prompt accepts only y/Y (enroot.md §3).  Driven through
-# script(1); unverified until the CLI exists.
+@test "remove without -f reads the answer from a pipe: y deletes, n keeps, /dev/null keeps with exit 1" {
+	create_busybox gone
+	create_busybox keep
+	run --separate-stderr answer $'y\n' remove gone
+	assert_success
+	assert_not_exists "$DATA/gone"
+	# As enroot's `read -p`: the prompt only when stdin is a terminal.
+	[ -z "$stderr" ] || { echo "unexpected stderr: $stderr" >&2; false; }
+
+	run --separate-stderr answer $'n\n' remove keep
+	assert_success
+	[ -x "$DATA/keep/bin/busybox" ]
+
+	# End of input: nothing deleted, exit 1 (enroot is silent; capsa says why).
+	run --separate-stderr capsa remove keep </dev/null
+	assert_error "not deleted"
+	[ -x "$DATA/keep/bin/busybox" ]
+}
+
+@test "remove: only a whole line 'y' or 'Y' deletes; answers are read one line per name" {
+	local n
+	for n in a b c d e; do create_busybox "$n"; done
+	run --separate-stderr answer $'Y\n' remove a
+	assert_success
+	assert_not_exists "$DATA/a"
+	# Not exactly y: kept, status 0 (enroot compares the whole line).
+	for n in yes ' y' 'y ' Yes 1; do
+		run --separate-stderr answer "$n"$'\n' remove b
+		assert_success
+		[ -d "$DATA/b" ] || { echo "answer '$n' deleted b" >&2; false; }
+	done
+	# A last line without its newline is end of input for bash's read.
+	run --separate-stderr answer y remove b
+	assert_status 1
+	[ -d "$DATA/b" ]
+	# One line per name, in order; a 'n' goes on with the next name.
+	run --separate-stderr answer $'y\nn\ny\n' remove b c d
+	assert_success
+	assert_not_exists "$DATA/b"
+	[ -d "$DATA/c" ]
+	assert_not_exists "$DATA/d"
+	# Input ends before the last name: it is kept and the status is 1.
+	create_busybox d
+	run --separate-stderr answer $'y\n' remove c d
+	assert_error "$DATA/d not deleted"
+	assert_not_exists "$DATA/c"
+	[ -d "$DATA/d" ]
+	[ -d "$DATA/e" ]
+}
+
 @test "remove without -f on a terminal: 'n' keeps, 'y' deletes" {
 	command -v script >/dev/null || skip "script(1) not installed"
 	create_busybox keep

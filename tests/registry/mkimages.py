@@ -15,7 +15,7 @@ through the zstd CLI):
                                  whiteout semantics), one line per entry:
                                  path, type, mode, uid:gid, size, sha256|target
   DIR/expected/NAME.rc           /etc/rc per enroot.md §4.6, for
-                                 docker://127.0.0.1:5000#NAME:latest (line 1 is the
+                                 docker://$CAPSA_REGISTRY_PLAIN#NAME:latest (line 1 is the
                                  provenance: compare from line 2 for other refs)
   DIR/expected/NAME.environment  /etc/environment
   DIR/expected/NAME.fstab        /etc/fstab
@@ -44,7 +44,8 @@ import tarfile
 MTIME = 1700000000
 CREATED = "2023-11-14T22:13:20Z"
 ESCAPE_DIR = "capsa-escape"          # the path-escape fixture aims at /tmp/capsa-escape
-PLAIN_REGISTRY = "127.0.0.1:5000"
+# the provenance line of DIR/expected/NAME.rc (push.sh sources env.sh first)
+PLAIN_REGISTRY = os.environ.get("CAPSA_REGISTRY_PLAIN", "127.0.0.1:5000")
 
 MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -16,7 +16,8 @@
 #   multiarch:list          Docker manifest list made from it (skopeo --all --format v2s2)
 #   baddigest:latest        OCI; its layer blob in the registry store has one byte flipped
 #                           (gzip header MTIME: still a valid gzip of the same tar, wrong sha256)
-# Auth registries (shared storage: push via Basic :5443, pull via :5443 or Bearer :5444):
+# Auth registries (shared storage: push via Basic $CAPSA_REGISTRY_BASIC, pull via it or
+# Bearer $CAPSA_REGISTRY_TOKEN):
 #   busybox:latest, private/busybox:latest (v2s2)
 #
 # Writes DIR/refs.tsv: "REGISTRY/NAME:TAG <TAB> manifest digest", one line per push.

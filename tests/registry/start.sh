@@ -5,18 +5,30 @@
 #
 #   tests/registry/start.sh DIR        (idempotent; stop with stop.sh DIR)
 #
-#   plain   http://127.0.0.1:$CAPSA_REGISTRY_PLAIN_PORT  (5000)  no auth
-#   basic   https://127.0.0.1:$CAPSA_REGISTRY_BASIC_PORT (5443)  TLS + htpasswd Basic (bcrypt)
-#   token   https://127.0.0.1:$CAPSA_REGISTRY_TOKEN_PORT (5444)  TLS + Bearer, storage shared with basic
-#   tokensrv https://127.0.0.1:$CAPSA_TOKEN_SERVER_PORT  (5001)  /token (token_server.py)
+#   plain    http://127.0.0.1:PORT   no auth                     CAPSA_REGISTRY_PLAIN_PORT
+#   basic    https://127.0.0.1:PORT  TLS + htpasswd Basic        CAPSA_REGISTRY_BASIC_PORT
+#   token    https://127.0.0.1:PORT  TLS + Bearer, storage       CAPSA_REGISTRY_TOKEN_PORT
+#                                    shared with basic
+#   tokensrv https://127.0.0.1:PORT/token (token_server.py)      CAPSA_TOKEN_SERVER_PORT
+#
+# Ports: a *_PORT variable fixes that port (start.sh fails if something else
+# listens there).  Unset, the kernel picks a free loopback port (freeport.py),
+# released right before the daemon binds it; a daemon that loses the race
+# ("address already in use") is restarted on another port, at most 5 times.
+# A second call for the same DIR reuses its ports and its live daemons.  So
+# several beds (other DIRs) can run at once, beside anything else on the
+# machine: start.sh never signals a process it did not start (only pids in
+# DIR/run/*.pid whose command line names DIR).  The chosen addresses are in
+# DIR/env.sh, the ports also in DIR/run/NAME.port.
 #
 # Other knobs: TOKEN_TTL (token lifetime, default 300; DIR/run/token_ttl, when
 # present, overrides it per request), TOKEN_LEEWAY (see token_server.py),
-# CAPSA_PYTHON (a python3 with the cryptography module).
+# CAPSA_PYTHON (a python3 with the cryptography module),
+# CAPSA_REGISTRY_START_TIMEOUT (seconds per daemon, default 15).
 #
 # Layout of DIR: tls/ (ca.crt, server.{crt,key}, signing.{crt,key},
 # certs.d/ca.crt for skopeo --cert-dir), auth/ (htpasswd, users.json, netrc,
-# auth.json), conf/*.yml, storage/{plain,secure}, logs/*.log, run/*.pid,
+# auth.json), conf/*.yml, storage/{plain,secure}, logs/*.log, run/*.{pid,port},
 # env.sh (source it: addresses, CA, credentials).  Everything is 0644/0755 so
 # a non-root test user can read it.
 set -euo pipefail
@@ -28,10 +40,19 @@ DIR=$(cd -- "$1" && pwd -P)
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 
 ADDR=127.0.0.1
-PLAIN_PORT=${CAPSA_REGISTRY_PLAIN_PORT:-5000}
-BASIC_PORT=${CAPSA_REGISTRY_BASIC_PORT:-5443}
-TOKEN_PORT=${CAPSA_REGISTRY_TOKEN_PORT:-5444}
-TOKSRV_PORT=${CAPSA_TOKEN_SERVER_PORT:-5001}
+NAMES=(plain basic tokensrv token)
+declare -A PORTVAR=([plain]=CAPSA_REGISTRY_PLAIN_PORT [basic]=CAPSA_REGISTRY_BASIC_PORT
+	[token]=CAPSA_REGISTRY_TOKEN_PORT [tokensrv]=CAPSA_TOKEN_SERVER_PORT)
+declare -A PORT=() FIXED=() LOGOFF=()
+for name in "${NAMES[@]}"; do
+	v=${PORTVAR[$name]}
+	if [ -n "${!v:-}" ]; then
+		if ! [[ ${!v} =~ ^[1-9][0-9]{0,4}$ ]] || [ "${!v}" -gt 65535 ]; then
+			die "$v=${!v}: not a port number"
+		fi
+		FIXED[$name]=${!v}
+	fi
+done
 SERVICE=capsa-registry
 ISSUER=capsa-token-issuer
 USER1=capsa PASS1=s3cret
@@ -77,95 +98,210 @@ fi
 printf '{"%s": "%s", "%s": "%s"}\n' "$USER1" "$PASS1" "$USER2" "$PASS2" >"$A/users.json"
 printf 'machine %s login %s password %s\n' "$ADDR" "$USER1" "$PASS1" >"$A/netrc"
 B64=$(printf '%s:%s' "$USER1" "$PASS1" | base64 -w0)
-printf '{"auths":{"%s:%s":{"auth":"%s"},"%s:%s":{"auth":"%s"},"%s:%s":{"auth":"%s"}}}\n' \
-	"$ADDR" "$BASIC_PORT" "$B64" "$ADDR" "$TOKEN_PORT" "$B64" "$ADDR" "$TOKSRV_PORT" "$B64" >"$A/auth.json"
 
 # --- registry configs ------------------------------------------------------------
-regconf() { # NAME PORT STORAGE [auth yaml...]
+regconf() { # NAME PORT STORAGE [auth yaml...]: the config on stdout
 	local name=$1 port=$2 storage=$3
 	shift 3
-	{
-		printf '%s\n' 'version: 0.1' 'log:' '  level: info' '  fields:' "    service: $name" \
-			'storage:' '  filesystem:' "    rootdirectory: $storage" '  delete:' '    enabled: true' \
-			'  cache:' '    blobdescriptor: inmemory' '  maintenance:' '    uploadpurging:' '      enabled: false' \
-			'http:' "  addr: $ADDR:$port" "  secret: capsa-testbed-$name" '  headers:' \
-			'    X-Content-Type-Options: [nosniff]'
-		printf '%s\n' "$@"
-	} >"$DIR/conf/$name.yml"
+	printf '%s\n' 'version: 0.1' 'log:' '  level: info' '  fields:' "    service: $name" \
+		'storage:' '  filesystem:' "    rootdirectory: $storage" '  delete:' '    enabled: true' \
+		'  cache:' '    blobdescriptor: inmemory' '  maintenance:' '    uploadpurging:' '      enabled: false' \
+		'http:' "  addr: $ADDR:$port" "  secret: capsa-testbed-$name" '  headers:' \
+		'    X-Content-Type-Options: [nosniff]'
+	printf '%s\n' "$@"
 }
-regconf plain "$PLAIN_PORT" "$DIR/storage/plain"
-regconf basic "$BASIC_PORT" "$DIR/storage/secure" '  tls:' "    certificate: $T/server.crt" "    key: $T/server.key" \
-	'auth:' '  htpasswd:' '    realm: capsa-basic' "    path: $A/htpasswd"
-regconf token "$TOKEN_PORT" "$DIR/storage/secure" '  tls:' "    certificate: $T/server.crt" "    key: $T/server.key" \
-	'auth:' '  token:' "    realm: https://$ADDR:$TOKSRV_PORT/token" "    service: $SERVICE" "    issuer: $ISSUER" \
-	"    rootcertbundle: $T/signing.crt"
+conf_text() { # NAME: the config of a registry at ${PORT[NAME]}
+	local tlsconf=('  tls:' "    certificate: $T/server.crt" "    key: $T/server.key")
+	case $1 in
+	plain) regconf plain "${PORT[plain]}" "$DIR/storage/plain" ;;
+	basic) regconf basic "${PORT[basic]}" "$DIR/storage/secure" "${tlsconf[@]}" \
+		'auth:' '  htpasswd:' '    realm: capsa-basic' "    path: $A/htpasswd" ;;
+	token) regconf token "${PORT[token]}" "$DIR/storage/secure" "${tlsconf[@]}" \
+		'auth:' '  token:' "    realm: https://$ADDR:${PORT[tokensrv]}/token" "    service: $SERVICE" \
+		"    issuer: $ISSUER" "    rootcertbundle: $T/signing.crt" ;;
+	esac
+}
 
 # --- processes -------------------------------------------------------------------
 # A pid counts as ours if alive (not a zombie: PID 1 reaps late) and its
 # cmdline names this DIR's config (registries) or users file (token server).
 alive() { # PID MARKER
 	local st
+	[[ $1 =~ ^[0-9]+$ ]] || return 1
 	[ -r "/proc/$1/stat" ] || return 1
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
 	[ "$st" != Z ] || return 1
 	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
-killwait() { # PID MARKER
-	alive "$1" "$2" || return 0
-	kill "$1" 2>/dev/null || true
-	for _ in $(seq 50); do alive "$1" "$2" || return 0; sleep 0.05; done
-	kill -9 "$1" 2>/dev/null || true
-	for _ in $(seq 40); do alive "$1" "$2" || return 0; sleep 0.05; done
+marker() { # NAME
+	case $1 in
+	tokensrv) echo "$A/users.json" ;;
+	*) echo "$DIR/conf/$1.yml" ;;
+	esac
 }
-# A listener left on PORT by an earlier test bed whose DIR is gone (a deleted
-# mktemp dir) is killed; any other listener is an error.
-free_port() { # PORT
-	local pid cmd f
-	for pid in $(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
-		case "$cmd" in
-		*docker-registry\ serve\ *) f=${cmd#*docker-registry serve }; f=${f%% *} ;;
-		*token_server.py*--users\ *) f=${cmd#*--users }; f=${f%% *} ;;
-		*) die "port $1 is in use by pid $pid ($cmd); set CAPSA_REGISTRY_*_PORT" ;;
-		esac
-		[ -e "$f" ] && die "port $1 is in use by another test bed (pid $pid: $cmd); stop it first"
-		echo "start.sh: killing leftover pid $pid on port $1 ($cmd)" >&2
-		killwait "$pid" "$f"
-	done
+recorded() { # NAME pid|port: the value recorded in DIR/run, or nothing
+	local v=
+	[ -s "$DIR/run/$1.$2" ] && v=$(cat "$DIR/run/$1.$2" 2>/dev/null)
+	[[ $v =~ ^[0-9]+$ ]] && echo "$v"
+	return 0
 }
-mapfile -t UNSET < <(compgen -e | grep '^REGISTRY_' | sed 's/^/-u/' || true)
+ours_alive() { # NAME
+	local pid
+	pid=$(recorded "$1" pid)
+	[ -n "$pid" ] && alive "$pid" "$(marker "$1")"
+}
+stop_ours() { # NAME: stop the daemon this DIR recorded, if it is still ours
+	local pid m
+	pid=$(recorded "$1" pid) m=$(marker "$1")
+	if [ -n "$pid" ] && alive "$pid" "$m"; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do alive "$pid" "$m" || break; sleep 0.05; done
+		! alive "$pid" "$m" || kill -9 "$pid" 2>/dev/null || true
+		for _ in $(seq 40); do alive "$pid" "$m" || break; sleep 0.05; done
+	fi
+	rm -f "$DIR/run/$1.pid"
+}
+freeport() { "$PY" "$HERE/freeport.py" --addr "$ADDR" "$@"; }
 
-launch() { # NAME PORT MARKER CMD...
-	local name=$1 port=$2 marker=$3 pid=
-	shift 3
-	local pidf=$DIR/run/$name.pid
-	[ -s "$pidf" ] && pid=$(cat "$pidf")
-	if [ -n "$pid" ] && alive "$pid" "$marker"; then
+choose_port() { # NAME: set PORT[NAME]
+	local name=$1 rec p others=()
+	if [ -n "${FIXED[$name]:-}" ]; then
+		PORT[$name]=${FIXED[$name]}
 		return 0
 	fi
-	rm -f "$pidf"
-	free_port "$port"
-	setsid env ${UNSET[@]+"${UNSET[@]}"} "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
-	echo $! >"$pidf"
+	for p in "${!PORT[@]}"; do
+		[ "$p" = "$name" ] || others+=(--exclude "${PORT[$p]}")
+	done
+	rec=$(recorded "$name" port)
+	# This DIR's port again when our daemon holds it or it is free.
+	if [ -n "$rec" ] && [[ " ${others[*]} " != *" $rec "* ]] &&
+		{ ours_alive "$name" || freeport --check "$rec"; }; then
+		PORT[$name]=$rec
+		return 0
+	fi
+	PORT[$name]=$(freeport ${others[@]+"${others[@]}"}) || die "no free port for $name"
 }
-launch plain "$PLAIN_PORT" "$DIR/conf/plain.yml" docker-registry serve "$DIR/conf/plain.yml"
-launch basic "$BASIC_PORT" "$DIR/conf/basic.yml" docker-registry serve "$DIR/conf/basic.yml"
-launch token "$TOKEN_PORT" "$DIR/conf/token.yml" docker-registry serve "$DIR/conf/token.yml"
-launch tokensrv "$TOKSRV_PORT" "$A/users.json" "$PY" "$HERE/token_server.py" --addr "$ADDR" --port "$TOKSRV_PORT" \
-	--cert "$T/server.crt" --key "$T/server.key" --signing-cert "$T/signing.crt" --signing-key "$T/signing.key" \
-	--users "$A/users.json" --service "$SERVICE" --issuer "$ISSUER" --log "$DIR/logs/token-requests.jsonl" \
-	--ttl-file "$DIR/run/token_ttl"
+
+mapfile -t UNSET < <(compgen -e | grep '^REGISTRY_' | sed 's/^/-u/' || true)
+
+launch() { # NAME: (re)start NAME on ${PORT[NAME]} unless our daemon already serves it
+	local name=$1 port=${PORT[$1]} log=$DIR/logs/$1.log cmd=() changed=1 text
+	if [ "$name" = tokensrv ]; then
+		cmd=("$PY" "$HERE/token_server.py" --addr "$ADDR" --port "$port" \
+			--cert "$T/server.crt" --key "$T/server.key" --signing-cert "$T/signing.crt" \
+			--signing-key "$T/signing.key" --users "$A/users.json" --service "$SERVICE" \
+			--issuer "$ISSUER" --log "$DIR/logs/token-requests.jsonl" --ttl-file "$DIR/run/token_ttl")
+		[ "$(recorded "$name" port)" != "$port" ] || changed=0
+	else
+		text=$(conf_text "$name")
+		if [ -f "$DIR/conf/$name.yml" ] && [ "$text" = "$(cat "$DIR/conf/$name.yml")" ] &&
+			[ "$(recorded "$name" port)" = "$port" ]; then
+			changed=0
+		fi
+		cmd=(docker-registry serve "$DIR/conf/$name.yml")
+	fi
+	if [ "$changed" = 0 ] && ours_alive "$name"; then
+		return 0
+	fi
+	stop_ours "$name"
+	[ "$name" = tokensrv ] || printf '%s\n' "$text" >"$DIR/conf/$name.yml"
+	echo "$port" >"$DIR/run/$name.port"
+	LOGOFF[$name]=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	setsid env ${UNSET[@]+"${UNSET[@]}"} "${cmd[@]}" >>"$log" 2>&1 </dev/null &
+	echo $! >"$DIR/run/$name.pid"
+}
+
+# --- wait until an instance answers, on its own socket ----------------------------
+ready() { # URL CODE...
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$T/ca.crt" "$1" 2>/dev/null) || true
+	shift
+	for c in "$@"; do [ "$code" = "$c" ] && return 0; done
+	return 1
+}
+# listens PID PORT: PID is the listener on ADDR:PORT (ss shows the owner of
+# each socket; without ss, assume so).  Without it a bed whose daemon lost a
+# port to another bed could take the other bed's answer for its own.
+HAVE_SS=0
+command -v ss >/dev/null && HAVE_SS=1
+listens() {
+	[ "$HAVE_SS" = 1 ] || return 0
+	ss -Hltnp "src $ADDR:$2" 2>/dev/null | grep -q "pid=$1,"
+}
+# await NAME: 0 when ready, 2 when the daemon died because its port was taken.
+await() {
+	local name=$1 port=${PORT[$1]} url code pid log=$DIR/logs/$1.log
+	local deadline=$((SECONDS + ${CAPSA_REGISTRY_START_TIMEOUT:-15}))
+	case $name in
+	plain) url=http://$ADDR:$port/v2/ code=200 ;;
+	basic | token) url=https://$ADDR:$port/v2/ code=401 ;;
+	tokensrv) url=https://$ADDR:$port/token code=200 ;;
+	esac
+	pid=$(recorded "$name" pid)
+	while :; do
+		if [ -z "$pid" ] || ! alive "$pid" "$(marker "$name")"; then
+			if tail -c "+$((${LOGOFF[$name]:-0} + 1))" "$log" 2>/dev/null | grep -qi 'address already in use'; then
+				return 2
+			fi
+			tail -n 20 "$log" >&2 || true
+			die "$name (pid ${pid:-?}) died; log: $log"
+		fi
+		listens "$pid" "$port" && ready "$url" "$code" && return 0
+		[ $SECONDS -lt $deadline ] || die "$name did not answer $url with $code; log: $log"
+		sleep 0.05
+	done
+}
+
+# start_all NAME...: launch them together, then wait for each; one whose port was
+# taken meanwhile starts again on a new port.
+start_all() {
+	local todo=("$@") retry name rc attempt
+	for attempt in 1 2 3 4 5; do
+		for name in "${todo[@]}"; do
+			choose_port "$name"
+			launch "$name"
+		done
+		retry=()
+		for name in "${todo[@]}"; do
+			rc=0
+			await "$name" || rc=$?
+			[ "$rc" = 2 ] || continue
+			if [ -n "${FIXED[$name]:-}" ]; then
+				die "port ${PORT[$name]} (${PORTVAR[$name]}) is in use by another process: unset ${PORTVAR[$name]} to use a free port"
+			fi
+			echo "start.sh: port ${PORT[$name]} of $name was taken meanwhile; trying another (attempt $attempt)" >&2
+			rm -f "$DIR/run/$name.port" "$DIR/run/$name.pid"
+			unset "PORT[$name]"
+			retry+=("$name")
+		done
+		[ ${#retry[@]} -gt 0 ] || return 0
+		todo=("${retry[@]}")
+	done
+	die "no free port for ${todo[*]} after 5 attempts"
+}
+# A fixed port that something else listens on fails now, with its owner.
+for name in "${!FIXED[@]}"; do
+	ours_alive "$name" && [ "$(recorded "$name" port)" = "${FIXED[$name]}" ] && continue
+	freeport --check "${FIXED[$name]}" ||
+		die "port ${FIXED[$name]} (${PORTVAR[$name]}) is in use: $(ss -Hltnp "sport = :${FIXED[$name]}" 2>/dev/null | head -n 1 | grep -o 'users:.*' || echo 'by another process'); unset ${PORTVAR[$name]} to use a free port"
+done
+# The Bearer registry's config names the token server's port: it goes second.
+start_all plain basic tokensrv
+start_all token
+
+printf '{"auths":{"%s:%s":{"auth":"%s"},"%s:%s":{"auth":"%s"},"%s:%s":{"auth":"%s"}}}\n' \
+	"$ADDR" "${PORT[basic]}" "$B64" "$ADDR" "${PORT[token]}" "$B64" "$ADDR" "${PORT[tokensrv]}" "$B64" >"$A/auth.json"
 
 # --- env.sh -------------------------------------------------------------------------
 {
 	echo "# generated by tests/registry/start.sh; source it"
 	for kv in \
 		"CAPSA_REGISTRY_DIR=$DIR" \
-		"CAPSA_REGISTRY_PLAIN=$ADDR:$PLAIN_PORT" \
-		"CAPSA_REGISTRY_BASIC=$ADDR:$BASIC_PORT" \
-		"CAPSA_REGISTRY_TOKEN=$ADDR:$TOKEN_PORT" \
-		"CAPSA_TOKEN_SERVER=$ADDR:$TOKSRV_PORT" \
-		"CAPSA_TOKEN_REALM=https://$ADDR:$TOKSRV_PORT/token" \
+		"CAPSA_REGISTRY_PLAIN=$ADDR:${PORT[plain]}" \
+		"CAPSA_REGISTRY_BASIC=$ADDR:${PORT[basic]}" \
+		"CAPSA_REGISTRY_TOKEN=$ADDR:${PORT[token]}" \
+		"CAPSA_TOKEN_SERVER=$ADDR:${PORT[tokensrv]}" \
+		"CAPSA_TOKEN_REALM=https://$ADDR:${PORT[tokensrv]}/token" \
 		"CAPSA_TOKEN_SERVICE=$SERVICE" \
 		"CAPSA_TOKEN_ISSUER=$ISSUER" \
 		"CAPSA_TOKEN_TTL_FILE=$DIR/run/token_ttl" \
@@ -183,26 +319,3 @@ launch tokensrv "$TOKSRV_PORT" "$A/users.json" "$PY" "$HERE/token_server.py" --a
 		printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
 	done
 } >"$DIR/env.sh"
-
-# --- wait until every instance answers ---------------------------------------------
-ready() { # URL CODE...
-	local code
-	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$T/ca.crt" "$1" 2>/dev/null) || true
-	shift
-	for c in "$@"; do [ "$code" = "$c" ] && return 0; done
-	return 1
-}
-deadline=$((SECONDS + ${CAPSA_REGISTRY_START_TIMEOUT:-15}))
-for spec in "plain http://$ADDR:$PLAIN_PORT/v2/ 200" "basic https://$ADDR:$BASIC_PORT/v2/ 401" \
-	"token https://$ADDR:$TOKEN_PORT/v2/ 401" "tokensrv https://$ADDR:$TOKSRV_PORT/token 200"; do
-	read -r name url code <<<"$spec"
-	until ready "$url" "$code"; do
-		pid=$(cat "$DIR/run/$name.pid" 2>/dev/null || true)
-		if [ -z "$pid" ] || [ ! -d "/proc/$pid" ] || [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = Z ]; then
-			tail -n 20 "$DIR/logs/$name.log" >&2 || true
-			die "$name (pid ${pid:-?}) died; log: $DIR/logs/$name.log"
-		fi
-		[ $SECONDS -lt $deadline ] || die "$name did not answer $url with $code; log: $DIR/logs/$name.log"
-		sleep 0.05
-	done
-done

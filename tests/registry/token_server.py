@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Docker registry v2 token server for capsa's offline test bed.
 
-    token_server.py --addr 127.0.0.1 --port 5001 --cert C --key K \
+    token_server.py --addr 127.0.0.1 --port PORT --cert C --key K \
         --signing-cert S.crt --signing-key S.key --users users.json \
         --service SVC --issuer ISS [--log FILE] [--ttl-file FILE]
 
@@ -225,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--addr", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5001)
+    p.add_argument("--port", type=int, required=True)
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--signing-cert", required=True)

@@ -229,7 +229,7 @@ assert_nothing_left() {
 capsa_pids() {
 	local p st
 	for p in $(pids_matching "$1"); do
-		[ "$(comm_of "$p" 2>/dev/null)" = capsa ] || continue
+		case "$(comm_of "$p" 2>/dev/null)" in capsa | capsa-image) ;; *) continue ;; esac
 		{ read -r st <"/proc/$p/stat"; } 2>/dev/null || continue
 		st=${st##*) }
 		[ "${st%% *}" = Z ] || echo "$p"
@@ -347,7 +347,7 @@ redirect_run() {
 	read -r _ _ big <<<"$(digests big latest)"
 	rules plain '[{"path": "/blobs/'"$big"'$", "method": "GET", "action": "throttle", "rate": 1048576}]'
 	capsa_bg "$T/kill.out" CAPSA_ALLOW_HTTP=y import -o "$T/big.sqsh" "docker://$FP#big:latest"
-	main=$(wait_for_comm "$BG_PID" capsa)
+	main=$(wait_for_comm "$BG_PID" capsa-image) # capsa runs the image verbs there
 	# Wait until a good part of the 16 MiB layer has arrived (its temporary grows).
 	while [ "$(find "$CACHE/tmp" -name "${big#sha256:}.*" -size +1024k 2>/dev/null | wc -l)" -eq 0 ]; do
 		kill -0 "$BG_PID" 2>/dev/null || { cat "$T/kill.out" >&2; false; }

@@ -152,6 +152,11 @@ write_slurm_conf() {
 		ReturnToService=2
 		KillWait=5
 		MinJobAge=60
+		# Batch jobs start within a second (the main scheduler may wait
+		# 3 s, batch_sched_delay, or more right after a job ends; backfill
+		# runs every bf_interval s), so sbatch --wait returns at its first
+		# 2 s poll instead of its third (10 s).
+		SchedulerParameters=batch_sched_delay=0,bf_interval=1
 	EOF
 	for i in "${!NODES[@]}"; do
 		printf 'NodeName=%s NodeHostname=%s NodeAddr=127.0.0.1 Port=%s CPUs=%s Boards=1 SocketsPerBoard=%s CoresPerSocket=%s ThreadsPerCore=%s RealMemory=%s State=UNKNOWN\n' \

@@ -39,7 +39,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 
-all: $(O)/capsa capsa $(PLUGIN)
+all: $(O)/capsa capsa
 
 capsa: $(O)/capsa
 	ln -sf $(O)/capsa capsa
@@ -90,6 +90,7 @@ PLUGIN := $(O)/spank_capsa.so
 else
 PLUGIN := plugin-skipped
 endif
+all: $(PLUGIN)
 
 $(O)/spank_capsa.so: $(PLUGIN_OBJ) src/slurm/plugin.lds
 	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(PLUGIN_OBJ)

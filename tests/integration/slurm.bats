@@ -55,7 +55,7 @@ teardown() { slurm_plugin_remove; }
 
 @test "slurm bed: steps are confined to the bed's own cgroups (or the bed said why not)" {
 	if [ "$CAPSA_SLURM_CGROUP" != yes ]; then
-		skip "no cgroup v1 freezer/cpuset/memory/devices here: proctrack/linuxproc + task/affinity"
+		skip "the bed runs without cgroups (no v1 freezer/cpuset/memory/devices, or CAPSA_SLURM_CGROUP=no): proctrack/linuxproc + task/affinity"
 	fi
 	run slurm_as_user srun -N1 -c1 sh -c 'grep -E "^[0-9]+:freezer:" /proc/self/cgroup; grep Cpus_allowed_list /proc/self/status'
 	assert_success

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154
+# shellcheck shell=bash disable=SC2154,SC2153
 # SPDX-License-Identifier: Apache-2.0
 #
 # Functions shared by tests/slurm/start.sh and stop.sh (sourced; DIR, CONF,

@@ -45,8 +45,8 @@ fi
 
 # --- names and ports --------------------------------------------------------------
 random_prefix() {
-	local a=abcdefghijklmnopqrstuvwxyz p=c
-	for _ in 1 2 3 4; do p+=${a:$((RANDOM % 26)):1}; done
+	local letters=abcdefghijklmnopqrstuvwxyz p=c
+	for _ in 1 2 3 4; do p+=${letters:$((RANDOM % 26)):1}; done
 	echo "${p}n"
 }
 PREFIX=${CAPSA_SLURM_NODE_PREFIX:-$(random_prefix)}
@@ -116,6 +116,7 @@ wait_until "${CAPSA_SLURM_START_TIMEOUT:-30}" "slurmctld" ctld_up || fail "slurm
 for n in "${NODES[@]}"; do
 	# A private UTS and mount namespace per node: its own hostname and
 	# /etc/hosts, which the steps it starts inherit.
+	# shellcheck disable=SC2016 # $1..$3 are the inner sh's arguments
 	setsid unshare --uts --mount --propagation slave -- sh -c \
 		'hostname "$1" && mount --bind "$2" /etc/hosts && exec slurmd -N "$1" -f "$3"' \
 		sh "$n" "$DIR/nodes/$n/hosts" "$CONF" </dev/null >>"$DIR/log/start.log" 2>&1 ||

@@ -47,8 +47,9 @@ fi
 CAPSA_SLURM_NODES=${CAPSA_SLURM_NODES:-}
 
 # 1. Cancel jobs while slurmctld can still tell the nodes.
-if ctld_alive && [ -n "$(squeue -h -o %i 2>/dev/null)" ]; then
-	scancel --quiet --full $(squeue -h -o %i 2>/dev/null) 2>/dev/null || true
+mapfile -t jobs < <(ctld_alive && squeue -h -o %i 2>/dev/null)
+if [ "${#jobs[@]}" -gt 0 ]; then
+	scancel --quiet --full "${jobs[@]}" 2>/dev/null || true
 	for _ in $(seq 100); do
 		[ -z "$(bed_stepds)" ] && break
 		sleep 0.05

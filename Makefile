@@ -79,6 +79,43 @@ $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libcore.a $(PKG_LIBS)
 
+# The SPANK plugin (src/slurm), built against the installed Slurm's spank.h:
+# Slurm loads only plugins built for its own major.minor (testbed.md §5).
+# It links nothing (spank_* and slurm_* come from the loading process, so
+# no -z defs) and compiles in only src/util/error.c: never libcore's curl,
+# OpenSSL, libarchive, json-c or libsquashfs.  It is never sanitized, in
+# BUILD=asan too: srun, sbatch and slurmstepd are not ASan-instrumented and
+# cannot dlopen() an ASan-instrumented object; its parsers run under ASan
+# in the unit test test_slurm_args instead.  WITH_SLURM=0 skips it.
+SPANK_H    := $(wildcard /usr/include/slurm/spank.h)
+WITH_SLURM ?= $(if $(SPANK_H),1,0)
+PLUGIN_SRC := $(wildcard src/slurm/*.c) src/util/error.c
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(O)/plugin/%.o)
+PLUGIN_CFLAGS := -std=gnu11 -O2 -g -fPIC -fstack-protector-strong $(WARN) -MMD -MP
+PLUGIN_LDFLAGS := -shared -Wl,--version-script=src/slurm/plugin.lds -Wl,-z,relro,-z,now,-z,noexecstack
+ifeq ($(WITH_SLURM),1)
+PLUGIN := $(O)/spank_capsa.so
+else
+PLUGIN := plugin-skipped
+endif
+all: $(PLUGIN)
+
+$(O)/spank_capsa.so: $(PLUGIN_OBJ) src/slurm/plugin.lds
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(PLUGIN_OBJ)
+
+$(O)/plugin/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Isrc -DCAPSA_VERSION='"$(VERSION)"' $(PLUGIN_CFLAGS) -c -o $@ $<
+
+plugin-skipped:
+	@echo "spank_capsa.so not built: /usr/include/slurm/spank.h is missing (apt-get install libslurm-dev)"
+
+# The plugin's pure parsers, unit-tested with this build's flags (ASan too).
+SLURM_UNIT_OBJ := $(O)/src/slurm/options.o $(O)/src/slurm/config.o
+$(O)/tests/test_slurm_args: tests/unit/test_slurm_args.c tests/unit/tap.h $(SLURM_UNIT_OBJ) $(O)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(SLURM_UNIT_OBJ) $(O)/libcore.a $(PKG_LIBS)
+
 unit: $(UNIT_BIN)
 
 # The probe is static so that it runs inside any test rootfs.
@@ -106,9 +143,9 @@ install: all
 clean:
 	rm -rf build capsa
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) $(SLURM_UNIT_OBJ:.o=.d)
 
-.PHONY: all unit check check-unit install clean
+.PHONY: all unit check check-unit install clean plugin-skipped
 
 # The main job on a small image made offline: a busybox rootfs, packed to
 # squashfs, created as a container and started as the calling user.

@@ -471,3 +471,82 @@ registry_bed_setup() {
 	EXP=$REG_DIR/expected
 	PLAIN=$CAPSA_REGISTRY_PLAIN
 }
+
+# --- the Slurm test bed (tests/slurm), for the SPANK plugin suites ----------
+
+SLURM_BED=$CAPSA_REPO/tests/slurm
+
+# slurm_bed_start [NODES]: in setup_file, start a cluster of NODES (default
+# 3) slurmd in a new $SLURM_DIR.  A missing package or privilege is recorded
+# in SLURM_SKIP (bats cannot skip from setup_file); a bed that fails to start
+# fails setup_file, with the logs start.sh shows.
+slurm_bed_start() {
+	local c
+	export SLURM_SKIP=
+	if [ -n "${CAPSA_SKIP_INTEGRATION:-}" ]; then
+		SLURM_SKIP=$CAPSA_SKIP_INTEGRATION
+		return 0
+	fi
+	for c in munged mungekey slurmctld slurmd srun sbatch salloc sinfo scontrol; do
+		if ! command -v "$c" >/dev/null; then
+			SLURM_SKIP="$c is not installed (apt-get install --no-install-recommends slurmctld slurmd slurm-client munge)"
+			return 0
+		fi
+	done
+	if [ "$(id -u)" -ne 0 ] || [ "${CAPSA_TEST_RUNUSER:-0}" != 1 ]; then
+		SLURM_SKIP="the Slurm test bed needs root (daemons, namespaces, cgroups)"
+		return 0
+	fi
+	SLURM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-slurm.XXXXXX")
+	export SLURM_DIR
+	chmod 0755 "$SLURM_DIR"
+	"$SLURM_BED/start.sh" "$SLURM_DIR" "${1:-3}" >&3 2>&1
+	# The cwd of every job: writable by the test user (sbatch writes
+	# slurm-%j.out there, slurmstepd chdirs there).
+	mkdir -p "$SLURM_DIR/work" "$SLURM_DIR/lib"
+	chown "$CAPSA_TEST_UID:$CAPSA_TEST_GID" "$SLURM_DIR/work"
+}
+
+slurm_bed_stop() {
+	[ -n "${SLURM_DIR:-}" ] || return 0
+	"$SLURM_BED/stop.sh" "$SLURM_DIR"
+	if [ "${CAPSA_TEST_KEEP:-0}" = 1 ]; then
+		echo "# kept $SLURM_DIR" >&3
+		return 0
+	fi
+	rm -rf "$SLURM_DIR"
+}
+
+# In setup: skip without a bed, else the bed's variables (env.sh: SLURM_CONF,
+# CAPSA_SLURM_NODES...), TUSER/TUID and SWORK (the jobs' cwd).
+slurm_bed_setup() {
+	[ -z "$SLURM_SKIP" ] || skip "$SLURM_SKIP"
+	# shellcheck source=/dev/null
+	. "$SLURM_DIR/env.sh"
+	TUSER=$CAPSA_TEST_USER TUID=$CAPSA_TEST_UID
+	SWORK=$SLURM_DIR/work
+}
+
+# slurm_as_user CMD [ARGS...]: run a Slurm client (srun, sbatch, salloc...)
+# as the unprivileged test user, from $SWORK, with a clean environment that
+# has SLURM_CONF (testbed.md §6.2) and no stdin (salloc waits on it).
+slurm_as_user() {
+	(cd "$SWORK" && exec timeout -k 5 "${CAPSA_SLURM_TIMEOUT:-60}" runuser -u "$TUSER" -- env -i \
+		"HOME=$CAPSA_TEST_HOME" "USER=$TUSER" "LOGNAME=$TUSER" "PATH=/usr/local/bin:/usr/bin:/bin" \
+		"LANG=C" "SLURM_CONF=$SLURM_CONF" "$@" </dev/null)
+}
+
+# slurm_plugin_install [ARGS...]: put a copy of this build's spank_capsa.so
+# (readable by srun as the test user) into the bed's plugstack with ARGS;
+# srun and slurmstepd read plugstack.conf at every step, so no restart.
+slurm_plugin_install() {
+	local so=$CAPSA_BUILD/spank_capsa.so
+	[ -f "$so" ] || skip "spank_capsa.so was not built (needs /usr/include/slurm/spank.h from libslurm-dev)"
+	install -m 0644 "$so" "$SLURM_DIR/lib/spank_capsa.so"
+	echo "required $SLURM_DIR/lib/spank_capsa.so${*:+ $*}" >"$CAPSA_SLURM_PLUGSTACK_DIR/capsa.conf"
+}
+
+slurm_plugin_remove() {
+	[ -n "${CAPSA_SLURM_PLUGSTACK_DIR:-}" ] && rm -f "$CAPSA_SLURM_PLUGSTACK_DIR/capsa.conf"
+	return 0
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Between the SPANK entry points (plugin.c) and the option glue (args.c).
+ * Only these files include <slurm/spank.h>. */
+#ifndef CAPSA_SLURM_PLUGIN_H
+#define CAPSA_SLURM_PLUGIN_H
+
+#include <slurm/spank.h>
+
+#include "slurm/options.h"
+
+/* Registers every --container-* option (spank_option_register); -1 on error. */
+int args_register(spank_t sp);
+
+/* PYXIS_CONTAINER_* defaults for options not given on the command line;
+ * their errors are reported but never fatal, as in pyxis. */
+void args_env_defaults(spank_t sp);
+
+/* srun/sbatch/salloc: warn about options that are ignored because neither
+ * --container-image nor --container-name is set. */
+void args_warn_ignored(void);
+
+/* The step's options, valid from init_post_opt to exit. */
+const struct spank_args *args_get(void);
+void args_release(void);
+
+#endif

@@ -5,15 +5,17 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "image/image_store.h"
 #include "image/registry/blobcache.h"
 
 static const char cache_usage[] = "Usage: capsa cache list|verify|prune\n"
 				  "\n"
-				  "Inspect or clean the layer cache ($CAPSA_CACHE_PATH).\n"
+				  "Inspect or clean the layer cache and the image store ($CAPSA_CACHE_PATH).\n"
 				  "\n"
-				  "   list    Print every cached blob with its size\n"
+				  "   list    Print every cached blob and stored image with its size\n"
 				  "   verify  Hash every cached blob again; corrupt ones are removed\n"
-				  "   prune   Remove every cached blob and leftovers of interrupted imports\n";
+				  "   prune   Remove every cached blob, every stored image and leftovers of\n"
+				  "           interrupted imports\n";
 
 static int verify_all(struct blobcache *bc, struct error *err)
 {
@@ -44,6 +46,18 @@ static int verify_all(struct blobcache *bc, struct error *err)
 	return 0;
 }
 
+static int store_list_or_prune(const struct config *cfg, bool list, uint64_t *freed, struct error *err)
+{
+	struct image_store st;
+	int r;
+
+	if (image_store_open(config_get(cfg, "CACHE_PATH"), &st, err) < 0)
+		return -1;
+	r = list ? image_store_list(&st, stdout, err) : image_store_prune(&st, freed, err);
+	image_store_close(&st);
+	return r;
+}
+
 int cmd_cache(struct config *cfg, int argc, char **argv)
 {
 	struct blobcache bc;
@@ -64,6 +78,8 @@ int cmd_cache(struct config *cfg, int argc, char **argv)
 	else
 		r = blobcache_prune(&bc, &freed, &err);
 	blobcache_close(&bc);
+	if (r == 0 && strcmp(argv[1], "verify") != 0)
+		r = store_list_or_prune(cfg, !strcmp(argv[1], "list"), &freed, &err);
 	if (r < 0)
 		return cli_fail(&err);
 	if (!strcmp(argv[1], "prune"))

@@ -14,11 +14,12 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-enum { OPT_ARCH = 1, OPT_OUTPUT, OPT_NAME, OPT_FORCE };
+enum { OPT_ARCH = 1, OPT_OUTPUT, OPT_NAME, OPT_FORCE, OPT_STORE };
 
 struct import_args {
 	const char *arch;
 	const char *output;
+	bool store;
 };
 
 static int import_opt(int id, const char *value, void *arg)
@@ -29,6 +30,8 @@ static int import_opt(int id, const char *value, void *arg)
 		a->arch = value;
 	else if (id == OPT_OUTPUT)
 		a->output = value;
+	else if (id == OPT_STORE)
+		a->store = true;
 	else
 		return -1;
 	return 0;
@@ -110,12 +113,16 @@ static const char import_usage[] =
 	"\n"
 	" Options:\n"
 	"   -a, --arch    Architecture of the image (defaults to host architecture)\n"
-	"   -o, --output  Name of the output image file (defaults to \"URI.sqsh\")\n";
+	"   -o, --output  Name of the output image file (defaults to \"URI.sqsh\")\n"
+	"   -s, --store   Keep the image in the image store ($CAPSA_CACHE_PATH/images) by\n"
+	"                 manifest digest, import it only if it is not there yet, and print\n"
+	"                 its path (docker:// only)\n";
 
 int cmd_import(struct config *cfg, int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
-		{'a', "arch", ARG_VALUE, OPT_ARCH}, {'o', "output", ARG_VALUE, OPT_OUTPUT}, {0, NULL, ARG_FLAG, 0}};
+		{'a', "arch", ARG_VALUE, OPT_ARCH}, {'o', "output", ARG_VALUE, OPT_OUTPUT},
+		{'s', "store", ARG_FLAG, OPT_STORE}, {0, NULL, ARG_FLAG, 0}};
 	struct import_args a = {0};
 	struct error err = ERROR_INIT;
 	char *out = NULL;
@@ -127,14 +134,19 @@ int cmd_import(struct config *cfg, int argc, char **argv)
 		return cli_usage(import_usage, 0);
 	if (i < 0 || argc - i != 1)
 		return cli_usage(import_usage, 1);
+	if (a.store && a.output)
+		return log_error("--store and --output exclude each other"), 1;
 	o.uri = argv[i];
 	o.output = a.output;
 	o.arch = a.arch;
+	o.store = a.store;
 	display_init(&d, &o);
 	r = image_import(cfg, &o, &out, &err);
 	display_end(&d, r == 0);
 	if (r < 0)
 		return cli_fail(&err);
+	if (a.store)
+		printf("%s\n", out);
 	free(out);
 	return 0;
 }

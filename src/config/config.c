@@ -50,6 +50,7 @@ static const struct {
 	{"BUNDLE_ALL", "n"},
 	{"BUNDLE_CHECKSUM", "n"},
 	{"FORCE_OVERRIDE", "n"},
+	{"STORE_OFFLINE", "y"},
 };
 
 static struct config_entry *find(const struct config *cfg, const char *name)

@@ -15,6 +15,7 @@
 
 #include "image/registry/blobcache.h"
 #include "image/layers/imgconfig.h"
+#include "image/image_store.h"
 #include "image/import.h"
 #include "image/sources/archive_source.h"
 #include "image/layers/layers.h"
@@ -51,6 +52,7 @@ struct import {
 	size_t n_fetchers;
 	int fetch_errfd;
 	bool fetch_failed;
+	bool into_store; /* the output is the image store's entry */
 	/* Shared with the download workers (MAP_SHARED), one per layer. */
 	struct layer_progress *progress;
 	size_t n_progress;
@@ -477,12 +479,15 @@ static int progress_for_merge(struct import *im, const struct layer_src *src, si
 
 /* Two imports to one path: the first to finish wins, the other fails
  * cleanly instead of replacing it (enroot has no lock here). */
-static int publish(const char *tmp, const char *output, struct error *err)
+static int publish(const struct import *im, const char *tmp, const char *output, struct error *err)
 {
 	if (rename_noreplace(tmp, output) < 0) {
 		int e = errno;
 
 		unlink(tmp);
+		/* The store holds one image per digest: the same bytes won. */
+		if (e == EEXIST && im->into_store)
+			return 0;
 		if (e == EEXIST)
 			return error_set(err, 0, "file already exists: %s (another import finished first)", output);
 		return error_set(err, e, "failed to publish '%s'", output);
@@ -546,7 +551,7 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 			r = -1;
 		}
 		if (r == 0)
-			r = publish(tmp, output, err);
+			r = publish(im, tmp, output, err);
 	}
 	for (size_t i = 0; i < 4; i++)
 		free(files[i]);
@@ -579,17 +584,19 @@ static void apply_mirror(struct import *im)
 	}
 }
 
-static int run_import(struct import *im, const char *output, struct error *err)
+static int resolve_manifest(struct import *im, char **ret_digest, struct error *err)
 {
-	_cleanup_free_ char *mdigest = NULL;
-	int r;
-
 	apply_mirror(im);
 	if (registry_open(&im->reg, im->cfg, &im->ref, err) < 0)
 		return -1;
 	info(im, "Fetching image manifest");
-	if (registry_resolve(im->reg, im->arch, im->variant, &im->manifest, &mdigest, err) < 0)
-		return -1;
+	return registry_resolve(im->reg, im->arch, im->variant, &im->manifest, ret_digest, err);
+}
+
+static int build_image(struct import *im, const char *output, struct error *err)
+{
+	int r;
+
 	if (blobcache_open(config_get(im->cfg, "CACHE_PATH"), &im->cache, err) < 0)
 		return -1;
 	if (load_config(im, err) < 0 || fetch_layers(im, err) < 0)
@@ -600,6 +607,63 @@ static int run_import(struct import *im, const char *output, struct error *err)
 
 		fetchers_finish(im, &ignored);
 	}
+	return r;
+}
+
+static int run_import(struct import *im, const char *output, struct error *err)
+{
+	_cleanup_free_ char *mdigest = NULL;
+
+	return resolve_manifest(im, &mdigest, err) < 0 ? -1 : build_image(im, output, err);
+}
+
+/* The store's key for the reference: a tag names another image per platform. */
+static char *store_key(const struct import *im)
+{
+	return xasprintf("%s %s/%s", im->provenance, im->arch, im->variant ? im->variant : "");
+}
+
+/* An unreachable registry (no connection, 5xx): the image last stored for
+ * this reference, if any and if STORE_OFFLINE allows it. */
+static int store_offline(struct import *im, const struct image_store *st, const char *key, char **ret_digest,
+			 struct error *err)
+{
+	struct error e = ERROR_INIT;
+
+	if (err->code != ENETUNREACH || !config_bool(im->cfg, "STORE_OFFLINE"))
+		return -1;
+	if (image_store_ref_get(st, key, ret_digest, &e) < 0 || *ret_digest == NULL ||
+	    !image_store_has(st, *ret_digest))
+		return -1;
+	info(im, "[WARN] %s: using the image stored for %s (%s)", err->msg, im->provenance, *ret_digest);
+	error_clear(err);
+	return 0;
+}
+
+static int run_import_store(struct import *im, char **ret_output, struct error *err)
+{
+	_cleanup_free_ char *key = store_key(im), *digest = NULL;
+	struct image_store st;
+	int r;
+
+	if (image_store_open(config_get(im->cfg, "CACHE_PATH"), &st, err) < 0)
+		return -1;
+	r = resolve_manifest(im, &digest, err);
+	if (r < 0)
+		r = store_offline(im, &st, key, &digest, err);
+	else if (image_store_has(&st, digest))
+		info(im, "Using the stored image %s", digest);
+	else {
+		_cleanup_free_ char *path = image_store_path(&st, digest);
+
+		im->into_store = true;
+		r = build_image(im, path, err);
+	}
+	if (r == 0)
+		r = image_store_ref_set(&st, key, digest, err);
+	if (r == 0)
+		*ret_output = image_store_path(&st, digest);
+	image_store_close(&st);
 	return r;
 }
 
@@ -861,8 +925,11 @@ int image_import(const struct config *cfg, const struct import_opts *o, char **r
 		return -1;
 	}
 	im.provenance = oci || archive || engine ? xstrdup(o->uri) : image_ref_canonical(&im.ref);
-	output = output_path(&im, err);
-	if (output == NULL)
+	if (o->store && (oci || archive || engine))
+		r = error_set(err, 0, "--store takes docker:// images only");
+	else if (o->store)
+		r = run_import_store(&im, &output, err);
+	else if ((output = output_path(&im, err)) == NULL)
 		r = -1;
 	else if (archive)
 		r = run_import_archive(&im, output, err);

@@ -4,6 +4,7 @@
 #ifndef CAPSA_IMAGE_IMPORT_H
 #define CAPSA_IMAGE_IMPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ struct import_opts {
 	const char *uri;
 	const char *output; /* NULL: enroot's default name in the cwd */
 	const char *arch;   /* NULL: this machine's */
+	bool store;         /* into the image store (see image_store.h), not output */
 	/* Progress lines ("Fetching image manifest"), printed by the CLI. */
 	void (*info)(const char *msg, void *arg);
 	void *info_arg;
@@ -33,7 +35,10 @@ struct import_opts {
 	void *progress_arg;
 };
 
-/* On success *ret_output is the absolute path of the new image. */
+/* On success *ret_output is the absolute path of the new image. With
+ * o->store, the stored image of the reference's manifest digest: imported
+ * only when missing; when the registry is unreachable (and STORE_OFFLINE),
+ * the image last stored for that tag, with a warning. */
 int image_import(const struct config *cfg, const struct import_opts *o, char **ret_output, struct error *err);
 
 /* `capsa digest`. */

@@ -34,8 +34,6 @@ int read_fd_exact(int fd, size_t n, char **ret, size_t *ret_len, struct error *e
 /* Read a whole file (at most max bytes, else E2BIG). *ret is NUL-terminated. */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err);
 
-/* Write data to dirfd/name through a temporary file and rename(2), so readers
- * never see a partial file. Never follows a symlink at name. */
 /* write(2) until all of data is written (EINTR and short writes); -1 with
  * errno on failure. */
 int write_all(int fd, const void *data, size_t len);
@@ -44,6 +42,8 @@ int write_all(int fd, const void *data, size_t len);
  * two writers wins); -1 with errno. */
 int rename_noreplace(const char *from, const char *to);
 
+/* Write data to dirfd/name through a temporary file and rename(2), so readers
+ * never see a partial file. Never follows a symlink at name. */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			 struct error *err);
 

@@ -414,3 +414,53 @@ redirect_run() {
 	run --separate-stderr capsa cache verify
 	assert_success
 }
+
+# push_as LAYOUT REPO: push a test layout to the plain registry as REPO:latest.
+push_as() {
+	skopeo --insecure-policy copy --quiet --dest-tls-verify=false \
+		"oci:$REG_DIR/layouts/$1:latest" "docker://$CAPSA_REGISTRY_PLAIN/$2:latest"
+}
+
+@test "import --store: a stored image costs one manifest request; a moved tag imports anew; an unreachable registry falls back" {
+	local first second
+	push_as multilayer moving
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import --store "docker://$FP#moving:latest"
+	assert_success
+	first=$output
+	[[ $first == "$CACHE/images/sha256/"*.sqsh ]] || { echo "path: $first" >&2; false; }
+	diff <(expected multilayer) <(dump_image "$first" | grep -v $'^/fx/work dir\t')
+	# Again: one manifest request, no blob, the same file.
+	: >"$REG_DIR/fp/plain.log"
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import --store "docker://$FP#moving:latest"
+	assert_success
+	[ "$output" = "$first" ]
+	plog_eq plain "len([r for r in L if '/manifests/' in r['path']])" 1
+	plog_eq plain "len([r for r in L if '/blobs/' in r['path']])" 0
+	# The tag moves: the new image is imported beside the old one.
+	push_as busybox moving
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import --store "docker://$FP#moving:latest"
+	assert_success
+	second=$output
+	[ "$second" != "$first" ] && [ -f "$first" ]
+	diff <(expected busybox) <(dump_image "$second")
+	# The registry is down (503 on every try): the image stored for the tag, with a warning.
+	rules plain '[{"path": "/manifests/", "action": "status", "status": 503}]'
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import --store "docker://$FP#moving:latest"
+	assert_success
+	[ "$output" = "$second" ]
+	[[ $stderr == *"[WARN]"*"503"*"using the image stored for"* ]] || { echo "$stderr" >&2; false; }
+	# ... unless switched off; and an unknown tag never falls back.
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y CAPSA_STORE_OFFLINE=n import --store "docker://$FP#moving:latest"
+	assert_error "503"
+	rules plain '[]'
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import --store "docker://$FP#nosuchrepo:latest"
+	assert_failure
+	# cache list shows the stored images, prune removes them.
+	run --separate-stderr capsa cache list
+	assert_success
+	[ "$(grep -c ' image$' <<<"$output")" -eq 2 ] || { echo "$output" >&2; false; }
+	run --separate-stderr capsa cache prune
+	assert_success
+	assert_not_exists "$first"
+	assert_not_exists "$second"
+}

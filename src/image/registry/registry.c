@@ -407,6 +407,8 @@ static enum outcome classify_curl(struct registry *r, CURLcode rc, const char *u
 		return OUT_FAIL;
 	}
 	error_set(err, 0, "failed to fetch %s: %s", url, why);
+	/* No answer at all: the image store may fall back to what it has. */
+	err->code = ENETUNREACH;
 	return curl_retryable(rc) ? OUT_RETRY : OUT_FAIL;
 }
 
@@ -432,8 +434,10 @@ static enum outcome classify(struct registry *r, struct xfer *x, CURLcode rc, co
 	error_set(err, 0, "URL %s returned error code: %ld %s", url, x->status, http_reason(x->status));
 	if (x->status == 401)
 		return OUT_REAUTH;
-	if (x->status == 408 || x->status == 429 || (x->status >= 500 && x->status <= 504))
+	if (x->status == 408 || x->status == 429 || (x->status >= 500 && x->status <= 504)) {
+		err->code = ENETUNREACH; /* a registry that is down behind its proxy */
 		return OUT_RETRY;
+	}
 	return OUT_FAIL;
 }
 

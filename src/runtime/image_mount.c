@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,14 +31,24 @@ static void fuse_child_setup(void *unused)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+static const char *squashfuse_path(void)
+{
+	static const char *const paths[] = {"/usr/local/bin/squashfuse", "/usr/bin/squashfuse", "/bin/squashfuse"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	}
+	return NULL;
+}
+
 int image_mount_check(struct error *err)
 {
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 
 	if (fd >= 0) {
 		close(fd);
-		if (access("/usr/local/bin/squashfuse", X_OK) == 0 || access("/usr/bin/squashfuse", X_OK) == 0 ||
-		    access("/bin/squashfuse", X_OK) == 0)
+		if (squashfuse_path() != NULL)
 			return 0;
 		return error_set(err, ENOENT, "squashfuse is not installed: it is needed to start an image directly "
 					      "(or use 'capsa create' and start the container by name)");
@@ -48,17 +59,19 @@ int image_mount_check(struct error *err)
 }
 
 /* The mount is ready when the mount point's device changes. The kernel
- * flags /proc/self/mountinfo (POLLPRI) on every mount-table change, so we
- * wake up as soon as squashfuse has mounted instead of sleeping blind. */
+ * flags /proc/self/mountinfo (POLLPRI) on every mount-table change and a
+ * pidfd when squashfuse exits, so we sleep until one of them happens: a
+ * polling loop would take the CPU squashfuse needs to start. */
 static int wait_for_mount(pid_t pid, const char *lower, dev_t before, struct error *err)
 {
 	_cleanup_close_ int mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	struct pollfd pfd = {mi, POLLPRI, 0};
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd[2] = {{mi, POLLPRI, 0}, {pidfd, POLLIN, 0}};
+	int tick = mi >= 0 && pidfd >= 0 ? 100 : 1, status;
 	char buf[4096];
 	struct stat st;
-	int status;
 
-	for (int ms = 0; ms < FUSE_WAIT_MS; ms++) {
+	for (int ms = 0; ms < FUSE_WAIT_MS; ms += tick) {
 		/* Reading the file re-arms the notification. */
 		while (mi >= 0 && read(mi, buf, sizeof(buf)) > 0)
 			;
@@ -66,7 +79,7 @@ static int wait_for_mount(pid_t pid, const char *lower, dev_t before, struct err
 			return 0;
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return error_set(err, 0, "squashfuse failed (exit code %d)", proc_exit_code(status));
-		if (mi < 0 || poll(&pfd, 1, 1) < 0)
+		if (mi < 0 || poll(pfd, pidfd >= 0 ? 2 : 1, tick) < 0)
 			usleep(1000);
 		if (mi >= 0)
 			lseek(mi, 0, SEEK_SET);
@@ -79,7 +92,7 @@ static int mount_squashfuse(const char *image, uint64_t offset, const char *lowe
 {
 	_cleanup_free_ char *opts =
 		xasprintf("uid=%u,gid=%u,offset=%ju", (unsigned)geteuid(), (unsigned)getegid(), (uintmax_t)offset);
-	char *argv[] = {(char *)"squashfuse", (char *)"-f", (char *)"-o", opts, (char *)image, (char *)lower, NULL};
+	char *argv[] = {(char *)squashfuse_path(), (char *)"-f", (char *)"-o", opts, (char *)image, (char *)lower, NULL};
 	char *envp[] = {(char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct stat st;

@@ -550,3 +550,29 @@ slurm_plugin_remove() {
 	[ -n "${CAPSA_SLURM_PLUGSTACK_DIR:-}" ] && rm -f "$CAPSA_SLURM_PLUGSTACK_DIR/capsa.conf"
 	return 0
 }
+
+# slurm_containers_setup [PLUGSTACK-ARGS...]: in setup, after slurm_bed_setup:
+# capsa_setup's private directories, a system capsa.conf ($SYSCONF) that
+# points capsa's data, cache, runtime and temp paths at them (HTTP allowed
+# for the registry bed), and spank_capsa.so with runtime_path on the nodes'
+# own DIR/local (RT), capsa_path=$CAPSA_BIN and sysconf_path=$SYSCONF.
+slurm_containers_setup() {
+	capsa_setup
+	cat >>"$SYSCONF/capsa.conf" <<-CONF
+		CAPSA_DATA_PATH $DATA
+		CAPSA_CACHE_PATH $CACHE
+		CAPSA_RUNTIME_PATH $RUNTIME
+		CAPSA_TEMP_PATH $T/tmp
+		CAPSA_ALLOW_HTTP yes
+	CONF
+	RT=$CAPSA_SLURM_NODE_LOCAL/pyxis-$(basename "$T")
+	slurm_plugin_install "runtime_path=$RT" "capsa_path=$CAPSA_BIN" "sysconf_path=$SYSCONF" "$@"
+}
+
+# The runtime_path directories of every node (they are node-local).
+slurm_node_runtime_dirs() {
+	local d
+	for d in "$CAPSA_SLURM_DIR"/nodes/*/local/"$(basename "$RT")"; do
+		[ -d "$d" ] && echo "$d"
+	done
+}

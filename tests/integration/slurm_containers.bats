@@ -78,3 +78,148 @@ assert_runtime_clean() {
 	assert_success
 	assert_line_eq 'ID=busybox'
 }
+
+# --- (2) several tasks, several nodes: one import per node and step ------------------------
+
+@test "srun -n2: two tasks in one container, started once" {
+	run slurm_as_user srun -N1 -n2 --container-image="$SQSH" sh -c 'echo "task $SLURM_PROCID $(cat /proc/1/comm 2>/dev/null) $(readlink /proc/self/ns/mnt)"; grep -c "^ID=capsa-busybox" /etc/os-release'
+	assert_success
+	[ "$(grep -c '^task [01] ' <<<"$output")" -eq 2 ] || { echo "$output" >&2; return 1; }
+	# Both tasks are in the same mount namespace.
+	[ "$(grep '^task' <<<"$output" | awk '{ print $NF }' | sort -u | wc -l)" -eq 1 ] || { echo "$output" >&2; return 1; }
+	assert_runtime_clean
+}
+
+@test "srun -N3 -n6 --container-image=docker://...: one import per node, every task inside" {
+	need_registry
+	run slurm_as_user srun -N3 -n6 --container-image="docker://$PLAIN#busybox:latest" \
+		sh -c 'echo "in $SLURMD_NODENAME $SLURM_PROCID $(grep ^ID= /etc/os-release)"'
+	assert_success
+	[ "$(grep -c ' ID=busybox$' <<<"$output")" -eq 6 ] || { echo "$output" >&2; return 1; }
+	[ "$(grep '^in ' <<<"$output" | awk '{ print $3 }' | sort -n | tr '\n' ' ')" = "0 1 2 3 4 5 " ]
+	# pyxis prints "importing" only for a single task, "imported" once per node.
+	assert_output_not_contains "importing docker image"
+	[ "$(grep -c "capsa: imported docker image: docker://$PLAIN#busybox:latest" <<<"$output")" -eq 3 ] ||
+		{ echo "$output" >&2; return 1; }
+	assert_runtime_clean
+}
+
+# --- (3) options ------------------------------------------------------------------------
+
+@test "--container-name: created once, reused by later steps, flags create/exec/no_exec" {
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=keep --container-writable \
+		sh -c 'echo kept >/marker'
+	assert_success
+	run capsa list
+	assert_success
+	assert_line_eq "pyxis_keep"
+	# No image: the existing rootfs (with the marker) is used.
+	run slurm_as_user srun -N1 --container-name=keep cat /marker
+	assert_success
+	assert_line_eq "kept"
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=keep:no_exec cat /marker
+	assert_success
+	assert_line_eq "kept"
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=keep:create true
+	assert_failure
+	assert_output_contains 'capsa: "create" flag was passed to --container-name but the container already exists'
+	run slurm_as_user srun -N1 --container-name=keep:exec true
+	assert_failure
+	assert_output_contains 'capsa: "exec" flag was passed to --container-name but the container is not running'
+	run slurm_as_user srun -N1 --container-name=nothere true
+	assert_failure
+	assert_output_contains 'capsa: a container with name "pyxis_nothere" does not exist, and --container-image is not set'
+	assert_runtime_clean
+}
+
+@test "--container-mounts, --container-workdir, --container-env, LANG stripped" {
+	echo "from the host" >"$SWORK/hostfile"
+	chown "$TUID" "$SWORK/hostfile"
+	run slurm_as_user env LANG=C.UTF-8 FOO=host srun -N1 --container-image="$SQSH" \
+		--container-mounts="$SWORK:/w:ro" --container-workdir=/w sh -c 'pwd; cat hostfile; echo "LANG=${LANG-unset} FOO=$FOO"; touch /w/x 2>&1 || true'
+	assert_success
+	assert_line_eq "/w"
+	assert_line_eq "from the host"
+	assert_line_eq "LANG=unset FOO=host"
+	assert_output_contains "Read-only file system"
+	run slurm_as_user env LANG=C.UTF-8 srun -N1 --container-image="$SQSH" --container-env=LANG sh -c 'echo "$LANG"'
+	assert_success
+	assert_line_eq "C.UTF-8"
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-workdir=/nonexistent true
+	assert_failure
+	assert_output_contains "capsa: couldn't chdir to /nonexistent: No such file or directory"
+}
+
+@test "--container-remap-root, --container-writable/readonly, seccomp filter" {
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-remap-root sh -c 'id -u; grep ^Seccomp: /proc/self/status'
+	assert_success
+	assert_line_eq "0"
+	[[ $output =~ Seccomp:[[:space:]]+2 ]] || { echo "$output" >&2; return 1; }
+	run slurm_as_user srun -N1 --container-image="$SQSH" sh -c 'id -u; chown 0 /tmp && echo chown-ok'
+	assert_success
+	assert_line_eq "$TUID"
+	assert_line_eq "chown-ok"
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=rw --container-writable sh -c 'touch /new && echo wrote'
+	assert_success
+	assert_line_eq "wrote"
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=ro --container-readonly sh -c 'touch /new 2>&1'
+	assert_failure
+	assert_output_contains "Read-only file system"
+}
+
+@test "--container-save exports the container after the step; unnamed ones are removed" {
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-writable --container-save="$T/saved.sqsh" \
+		sh -c 'echo saved >/marker'
+	assert_success
+	assert_output_contains "capsa: exported container pyxis_"
+	assert_exists "$T/saved.sqsh"
+	unsquashfs -cat "$T/saved.sqsh" /marker | grep -qx saved
+	run capsa list
+	assert_success
+	assert_no_line_matching '^pyxis_'
+	assert_runtime_clean
+}
+
+# --- (4) sbatch, salloc -----------------------------------------------------------------
+
+@test "sbatch with #SBATCH --container-image: the script runs inside, its srun inherits" {
+	printf '#!/bin/sh\n#SBATCH --container-image=%s\ngrep ^ID= /etc/os-release\ntest -r "$0" && echo script-visible\n' "$SQSH" >"$SWORK/job.sh"
+	chown "$TUID" "$SWORK/job.sh"
+	run slurm_as_user sbatch --wait -N1 -o "$SWORK/job.out" "$SWORK/job.sh"
+	assert_success
+	run cat "$SWORK/job.out"
+	assert_line_eq "ID=capsa-busybox"
+	assert_line_eq "script-visible"
+}
+
+@test "salloc --container-image: every srun inside runs in the container" {
+	run slurm_as_user salloc -N1 --container-image="$SQSH" srun grep ^ID= /etc/os-release
+	assert_success
+	assert_line_eq "ID=capsa-busybox"
+}
+
+# --- (5) bad input ----------------------------------------------------------------------
+
+@test "an unknown image fails the step fast with capsa's error; nothing is left behind" {
+	need_registry
+	local t0=$SECONDS
+	run slurm_as_user srun -N1 --container-image="docker://$PLAIN#doesnotexist:latest" true
+	assert_failure
+	assert_output_contains "capsa: importing docker image: docker://$PLAIN#doesnotexist:latest"
+	assert_output_contains "capsa: failed to import docker image: docker://$PLAIN#doesnotexist:latest"
+	assert_output_contains "capsa: printing capsa log file:"
+	assert_output_contains "task_init() failed"
+	[ $((SECONDS - t0)) -lt 20 ]
+	assert_runtime_clean
+	run slurm_as_user srun -N1 --container-image=/nonexistent.sqsh true
+	assert_failure
+	assert_output_contains "capsa: container start failed with error code"
+	assert_runtime_clean
+}
+
+@test "a missing mount source fails the step with pyxis's message" {
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-mounts=/does/not/exist:/x true
+	assert_failure
+	assert_output_contains "capsa: --container-mounts: source path does not exist: /does/not/exist"
+	assert_runtime_clean
+}

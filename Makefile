@@ -111,7 +111,7 @@ plugin-skipped:
 	@echo "spank_capsa.so not built: /usr/include/slurm/spank.h is missing (apt-get install libslurm-dev)"
 
 # The plugin's pure parsers, unit-tested with this build's flags (ASan too).
-SLURM_UNIT_OBJ := $(O)/src/slurm/options.o $(O)/src/slurm/config.o
+SLURM_UNIT_OBJ := $(O)/src/slurm/options.o $(O)/src/slurm/config.o $(O)/src/slurm/container.o
 $(O)/tests/test_slurm_args: tests/unit/test_slurm_args.c tests/unit/tap.h $(SLURM_UNIT_OBJ) $(O)/libcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(SLURM_UNIT_OBJ) $(O)/libcore.a $(PKG_LIBS)

@@ -132,6 +132,25 @@ assert_runtime_clean() {
 	assert_runtime_clean
 }
 
+@test "--container-name=NAME:exec and auto join a running container's namespaces (mounts ignored)" {
+	local node=${CAPSA_SLURM_NODES%%,*} i
+	slurm_as_user srun -N1 -w "$node" -J live --container-image="$SQSH" --container-name=live \
+		sh -c 'echo inside >/tmp/inside; sleep 30' >"$T/live.out" 2>&1 &
+	for i in $(seq 100); do
+		capsa list -f | grep -q '^pyxis_live  *[0-9]' && break
+		sleep 0.1
+	done
+	run slurm_as_user srun -N1 -w "$node" --container-name=live:exec cat /tmp/inside
+	assert_success
+	assert_line_eq "inside"
+	run slurm_as_user srun -N1 -w "$node" --container-name=live --container-mounts=/etc:/host-etc cat /tmp/inside
+	assert_success
+	assert_line_eq "inside"
+	assert_output_contains "capsa: ignoring --container-mounts when attaching to a running container"
+	slurm_as_user scancel -n live
+	wait
+}
+
 @test "--container-mounts, --container-workdir, --container-env, LANG stripped" {
 	echo "from the host" >"$SWORK/hostfile"
 	chown "$TUID" "$SWORK/hostfile"

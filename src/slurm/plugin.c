@@ -102,6 +102,16 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 	return step_task_exit(sp);
 }
 
+/* Root, in the epilog slurmd runs after the job (pyxis.md §6.7). */
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	if (load_config(ac, av) < 0)
+		return -1;
+	if (config.container_scope != SPANK_SCOPE_JOB)
+		return 0;
+	return step_job_epilog(sp, &config);
+}
+
 int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
 	(void)sp;

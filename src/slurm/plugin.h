@@ -33,5 +33,7 @@ int step_user_init(spank_t sp);
 int step_task_init(spank_t sp);
 int step_task_exit(spank_t sp);
 void step_exit(void);
+/* JOB_SCRIPT context, root: container_scope=job removes the job's containers. */
+int step_job_epilog(spank_t sp, const struct spank_config *config);
 
 #endif

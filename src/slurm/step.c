@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -142,15 +143,17 @@ static char **child_env(char **job_env)
 	}
 	env_pushf(&e, "SLURM_JOB_UID=%u", (unsigned)step.id.uid);
 	env_pushf(&e, "SLURM_JOB_GID=%u", (unsigned)step.id.gid);
-	env_flag(&e, "MOUNT_HOME", a->mount_home);
-	env_flag(&e, "REMAP_ROOT", a->remap_root);
-	env_flag(&e, "ROOTFS_WRITABLE", a->writable);
-	if (a->unshare & SPANK_UNSHARE_NET)
-		env_flag(&e, "UNSHARE_NET", 1);
-	if (a->unshare & SPANK_UNSHARE_IPC)
-		env_flag(&e, "UNSHARE_IPC", 1);
-	if (a->unshare & SPANK_UNSHARE_UTS)
-		env_flag(&e, "UNSHARE_UTS", 1);
+	if (a != NULL) { /* NULL in the job epilog */
+		env_flag(&e, "MOUNT_HOME", a->mount_home);
+		env_flag(&e, "REMAP_ROOT", a->remap_root);
+		env_flag(&e, "ROOTFS_WRITABLE", a->writable);
+		if (a->unshare & SPANK_UNSHARE_NET)
+			env_flag(&e, "UNSHARE_NET", 1);
+		if (a->unshare & SPANK_UNSHARE_IPC)
+			env_flag(&e, "UNSHARE_IPC", 1);
+		if (a->unshare & SPANK_UNSHARE_UTS)
+			env_flag(&e, "UNSHARE_UTS", 1);
+	}
 	if (step.config->sysconf_path[0] != '\0')
 		env_pushf(&e, "CAPSA_SYSCONF_PATH=%s", step.config->sysconf_path);
 	env_pushf(&e, "PYXIS_RUNTIME_PATH=%s", step.config->runtime_path);
@@ -954,4 +957,81 @@ void step_exit(void)
 	free(step.id.gids);
 	step.id.gids = NULL;
 	step.enabled = false;
+}
+
+/* --- job_epilog (root, container_scope=job): remove pyxis_<jobid>_* ------ */
+
+/* Names in `capsa list` output that belong to the job. */
+static size_t job_containers(char *list, char **names, size_t max)
+{
+	char prefix[32];
+	size_t n = 0;
+	char *line, *rest = list;
+
+	snprintf(prefix, sizeof(prefix), "pyxis_%" PRIu32 "_", step.jobid);
+	while ((line = strsep(&rest, "\n")) != NULL && n < max) {
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && line[strlen(prefix)] != '\0' &&
+		    strchr(line, ' ') == NULL && strchr(line, '/') == NULL)
+			names[n++] = line;
+	}
+	return n;
+}
+
+int step_job_epilog(spank_t sp, const struct spank_config *config)
+{
+	static const char *const list[] = {"list", NULL};
+	_cleanup_free_ char *out = NULL, *again = NULL;
+	char *env[4] = {NULL, NULL, NULL, NULL}, *names[1024], *left[1024];
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[4096];
+	size_t n, nleft;
+	bool failed = false;
+	int ret = 0;
+
+	step.config = config;
+	step.args = NULL;
+	if (get_u32(sp, S_JOB_ID, &step.jobid, "job id") < 0 ||
+	    spank_get_item(sp, S_JOB_UID, &step.id.uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &step.id.gid) != ESPANK_SUCCESS) {
+		slurm_error("capsa: epilog: couldn't get the job's identity");
+		return -1;
+	}
+	step.id.gids = NULL;
+	step.id.ngids = 0;
+	/* The user's HOME and names from the passwd entry, never from the
+	 * (root) epilog's environment. */
+	if (getpwuid_r(step.id.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp != NULL) {
+		if (asprintf(&env[0], "HOME=%s", pw.pw_dir) < 0 || asprintf(&env[1], "USER=%s", pw.pw_name) < 0 ||
+		    asprintf(&env[2], "LOGNAME=%s", pw.pw_name) < 0) {
+			slurm_error("capsa: epilog: could not allocate memory");
+			ret = -1;
+			goto out;
+		}
+	}
+	if (capsa_run(env, list, &out) < 0) {
+		slurm_error("capsa: epilog: couldn't get list of containers");
+		ret = -1;
+		goto out;
+	}
+	n = job_containers(out, names, ARRAY_SIZE(names));
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[] = {"remove", "-f", "--", names[i], NULL};
+		slurm_info("capsa: epilog: removing container %s", names[i]);
+		if (capsa_run(env, argv, NULL) < 0)
+			failed = true;
+	}
+	if (failed) {
+		if (capsa_run(env, list, &again) < 0) {
+			slurm_error("capsa: epilog: couldn't get list of containers");
+		} else {
+			nleft = job_containers(again, left, ARRAY_SIZE(left));
+			for (size_t i = 0; i < nleft; i++)
+				slurm_error("capsa: epilog: container %s was not removed", left[i]);
+		}
+		ret = -1;
+	}
+out:
+	for (size_t i = 0; i < ARRAY_SIZE(env); i++)
+		free(env[i]);
+	return ret;
 }

@@ -500,7 +500,16 @@ slurm_bed_start() {
 	SLURM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-slurm.XXXXXX")
 	export SLURM_DIR
 	chmod 0755 "$SLURM_DIR"
-	"$SLURM_BED/start.sh" "$SLURM_DIR" "${1:-3}" >&3 2>&1
+	# SLURM_BED_PLUGIN=1: slurmd starts with spank_capsa.so in its plugstack,
+	# so that it runs the plugin's job_epilog (tests then change its
+	# arguments freely: the epilog re-reads plugstack.conf).
+	local line=
+	if [ "${SLURM_BED_PLUGIN:-0}" = 1 ] && [ -f "$CAPSA_BUILD/spank_capsa.so" ]; then
+		mkdir -p "$SLURM_DIR/lib"
+		install -m 0644 "$CAPSA_BUILD/spank_capsa.so" "$SLURM_DIR/lib/spank_capsa.so"
+		line="optional $SLURM_DIR/lib/spank_capsa.so"
+	fi
+	CAPSA_SLURM_PLUGSTACK_LINE=$line "$SLURM_BED/start.sh" "$SLURM_DIR" "${1:-3}" >&3 2>&1
 	# The cwd of every job: writable by the test user (sbatch writes
 	# slurm-%j.out there, slurmstepd chdirs there).
 	mkdir -p "$SLURM_DIR/work" "$SLURM_DIR/lib"

@@ -9,7 +9,8 @@
 load helpers
 
 setup_file() {
-	slurm_bed_start 3
+	# slurmd loads the plugin at start, for its job_epilog.
+	SLURM_BED_PLUGIN=1 slurm_bed_start 3
 	[ -n "$SLURM_SKIP" ] && return 0
 	registry_bed_start slurm
 	if [ -z "$REG_SKIP" ]; then
@@ -197,6 +198,29 @@ assert_runtime_clean() {
 	assert_success
 	assert_no_line_matching '^pyxis_'
 	assert_runtime_clean
+}
+
+@test "container_scope=job: pyxis_<jobid>_NAME lives as long as the job; the epilog removes it as the user" {
+	slurm_containers_setup container_scope=job
+	run slurm_as_user sbatch --wait -N1 -o "$SWORK/scope.out" --wrap "
+		srun --container-image=$SQSH --container-name=jc --container-writable sh -c 'echo x >/marker' &&
+		srun --container-name=jc cat /marker &&
+		CAPSA_SYSCONF_PATH=$SYSCONF $CAPSA_BIN list && echo job \$SLURM_JOB_ID"
+	assert_success
+	run cat "$SWORK/scope.out"
+	assert_line_eq "x"
+	local job i
+	job=$(awk '$1 == "job" { print $2 }' "$SWORK/scope.out")
+	assert_line_eq "pyxis_${job}_jc"
+	for i in $(seq 100); do
+		capsa list | grep -qx "pyxis_${job}_jc" || break
+		sleep 0.1
+	done
+	run capsa list
+	assert_success
+	assert_no_line_matching "^pyxis_${job}_"
+	run grep -h "capsa: epilog: removing container pyxis_${job}_jc" "$CAPSA_SLURM_DIR"/log/slurmd-*.log
+	assert_success
 }
 
 # --- (4) sbatch, salloc -----------------------------------------------------------------

@@ -88,6 +88,11 @@ CONF=$DIR/etc/slurm.conf
 write_slurm_conf >"$CONF"
 write_cgroup_conf >"$DIR/etc/cgroup.conf"
 printf 'include %s/etc/plugstack.conf.d/*.conf\n' "$DIR" >"$DIR/etc/plugstack.conf"
+# A plugin that slurmd itself must load (its job_prolog/job_epilog only run
+# when slurmd found them at start): "optional|required /path/x.so ARGS".
+if [ -n "${CAPSA_SLURM_PLUGSTACK_LINE:-}" ]; then
+	printf '%s\n' "$CAPSA_SLURM_PLUGSTACK_LINE" >"$DIR/etc/plugstack.conf.d/capsa.conf"
+fi
 mkdir -p "$DIR/local"
 for i in "${!NODES[@]}"; do
 	mkdir -p "$DIR/nodes/${NODES[$i]}/spool" "$DIR/nodes/${NODES[$i]}/local"

@@ -109,8 +109,15 @@ int child_exec_fn(void *data)
 {
 	const struct child_exec *e = data;
 
+	static const char msg[] = "capsa: could not execute the capsa binary: ";
+	const char *why;
+
 	execve(e->path, e->argv, e->envp);
-	dprintf(2, "capsa: could not execute %s: %s\n", e->path, strerror(errno));
+	/* Only system calls after fork: slurmstepd is multi-threaded. */
+	why = strerrordesc_np(errno);
+	if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, e->path, strlen(e->path)) < 0 || write(2, ": ", 2) < 0 ||
+	    write(2, why ? why : "?", strlen(why ? why : "?")) < 0 || write(2, "\n", 1) < 0)
+		return 127;
 	return 127;
 }
 

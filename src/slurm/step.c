@@ -411,11 +411,13 @@ static int lookup_container(void)
 {
 	static const char *const list[] = {"list", "-f", NULL};
 	_cleanup_free_ char *out = NULL;
+	char *nl;
 
 	if (capsa_run(step.job_env, list, &out) < 0) {
-		if (out != NULL)
-			slurm_error("capsa: %s", out);
-		return defer("couldn't get list of containers");
+		/* The user sees the deferred error only: capsa's first line in it. */
+		if (out != NULL && (nl = strchr(out, '\n')) != NULL)
+			*nl = '\0';
+		return defer("couldn't get list of containers%s%s", out && *out ? ": " : "", out ? out : "");
 	}
 	step.existing = container_lookup(out != NULL ? out : "", step.name);
 	return 0;

@@ -307,6 +307,16 @@ make_entrypoint_image() {
 	assert_runtime_clean
 }
 
+@test "a capsa_path that does not exist fails the step, saying so" {
+	slurm_containers_setup capsa_path=/nonexistent/capsa
+	run slurm_as_user srun -N1 --container-image="$SQSH" true
+	assert_failure
+	assert_output_contains "capsa: could not execute the capsa binary: /nonexistent/capsa: No such file or directory"
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=x true
+	assert_failure
+	assert_output_contains "capsa: couldn't get list of containers: capsa: could not execute the capsa binary"
+}
+
 @test "a missing mount source fails the step with pyxis's message" {
 	run slurm_as_user srun -N1 --container-image="$SQSH" --container-mounts=/does/not/exist:/x true
 	assert_failure

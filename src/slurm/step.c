@@ -233,6 +233,8 @@ static int capsa_run(char **job_env, const char *const *args, char **log_out)
 	return -1;
 }
 
+static int defer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* --- init_post_opt (root): the user's directory under runtime_path ------- */
 
 static int runtime_dir(void)
@@ -246,39 +248,27 @@ static int runtime_dir(void)
 	/* runtime_path is the admin's: created like slurmd does in pyxis, and
 	 * it must be root's and not writable by others (users must not be able
 	 * to put their own entries in it). */
-	if (mkdir(step.config->runtime_path, 0755) < 0 && errno != EEXIST) {
-		slurm_error("capsa: couldn't create %s: %s", step.config->runtime_path, strerror(errno));
-		return -1;
-	}
+	if (mkdir(step.config->runtime_path, 0755) < 0 && errno != EEXIST)
+		return defer("couldn't create %s: %s", step.config->runtime_path, strerror(errno));
 	dfd = open(step.config->runtime_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fstat(dfd, &st) < 0) {
-		slurm_error("capsa: couldn't open %s: %s", step.config->runtime_path, strerror(errno));
-		return -1;
-	}
-	if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
-		slurm_error("capsa: %s must be owned by root and not writable by others", step.config->runtime_path);
-		return -1;
-	}
+	if (dfd < 0 || fstat(dfd, &st) < 0)
+		return defer("couldn't open %s: %s", step.config->runtime_path, strerror(errno));
+	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
+		return defer("%s must be owned by root and not writable by others", step.config->runtime_path);
 	if (mkdirat(dfd, uid, 0700) == 0)
 		created = true;
-	else if (errno != EEXIST) {
-		slurm_error("capsa: couldn't create %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
-		return -1;
-	}
+	else if (errno != EEXIST)
+		return defer("couldn't create %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
 	fd = openat(dfd, uid, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		slurm_error("capsa: couldn't open %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
-		return -1;
-	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return defer("couldn't open %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
 	if (created && fchown(fd, step.id.uid, step.id.gid) < 0) {
-		slurm_error("capsa: couldn't chown %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
+		int e = errno;
 		unlinkat(dfd, uid, AT_REMOVEDIR);
-		return -1;
+		return defer("couldn't chown %s/%s: %s", step.config->runtime_path, uid, strerror(e));
 	}
-	if (!created && (!S_ISDIR(st.st_mode) || st.st_uid != step.id.uid)) {
-		slurm_error("capsa: %s/%s is not a directory owned by uid %s", step.config->runtime_path, uid, uid);
-		return -1;
-	}
+	if (!created && (!S_ISDIR(st.st_mode) || st.st_uid != step.id.uid))
+		return defer("%s/%s is not a directory owned by uid %s", step.config->runtime_path, uid, uid);
 	return 0;
 }
 
@@ -344,12 +334,15 @@ int step_init_post_opt(spank_t sp, const struct spank_config *config)
 		slurm_info("capsa: couldn't get the job's PWD");
 	}
 	read_privileged(sp);
+	/* A failure here would only say "Plugin initialization failed" to
+	 * srun: it is reported by task_init, as user_init's are. */
 	return runtime_dir();
 }
 
 /* --- user_init (as the user): name, existence, import mode --------------- */
 
-static int defer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Errors of init_post_opt and user_init are kept for task_init: Slurm
+ * does not show them to the user (schedmd bug 7573). */
 static int defer(const char *fmt, ...)
 {
 	va_list ap;
@@ -442,7 +435,7 @@ int step_user_init(spank_t sp)
 {
 	const struct spank_args *a = step.args;
 
-	if (!step.enabled)
+	if (!step.enabled || step.has_deferred)
 		return 0;
 	step.shm = shared_create();
 	if (step.shm == NULL)

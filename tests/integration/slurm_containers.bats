@@ -307,6 +307,31 @@ make_entrypoint_image() {
 	assert_runtime_clean
 }
 
+@test "runtime_path/<uid>: a symlink or another owner's directory is refused, never followed; errors reach srun" {
+	local node=${CAPSA_SLURM_NODES%%,*} d
+	d=$CAPSA_SLURM_DIR/nodes/$node/local/$(basename "$RT")
+	mkdir -m 0755 "$d"
+	mkdir -p "$T/elsewhere"
+	ln -s "$T/elsewhere" "$d/$TUID"
+	run slurm_as_user srun -N1 -w "$node" --container-image="$SQSH" true
+	assert_failure
+	assert_output_contains "capsa: couldn't open $RT/$TUID: Not a directory"
+	[ "$(stat -c %u "$T/elsewhere")" = 0 ]
+	rm "$d/$TUID"
+	mkdir -m 0700 "$d/$TUID"
+	run slurm_as_user srun -N1 -w "$node" --container-image="$SQSH" true
+	assert_failure
+	assert_output_contains "capsa: $RT/$TUID is not a directory owned by uid $TUID"
+	rmdir "$d/$TUID"
+	run slurm_as_user srun -N1 -w "$node" --container-image="$SQSH" true
+	assert_success
+	[ "$(stat -c '%u %a' "$d/$TUID")" = "$TUID 700" ]
+	slurm_containers_setup runtime_path=/proc/nope
+	run slurm_as_user srun -N1 --container-image="$SQSH" true
+	assert_failure
+	assert_output_contains "capsa: couldn't create /proc/nope: No such file or directory"
+}
+
 @test "a capsa_path that does not exist fails the step, saying so" {
 	slurm_containers_setup capsa_path=/nonexistent/capsa
 	run slurm_as_user srun -N1 --container-image="$SQSH" true

@@ -52,7 +52,18 @@ static int child_become(const struct identity *id)
 	return 0;
 }
 
-static void child_setup(int log_fd)
+/* A memfd at 0-2 would be overwritten by the dup2 calls: move it up. */
+static int child_fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		_exit(127);
+	return fd;
+}
+
+static void child_setup(int out_fd, int err_fd)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
 	sigset_t all;
@@ -62,16 +73,12 @@ static void child_setup(int log_fd)
 		signal(sigs[i], SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (log_fd >= 0 && log_fd <= 2) {
-		fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			_exit(127);
-		log_fd = fd;
-	}
+	out_fd = child_fd_above_stdio(out_fd);
+	err_fd = child_fd_above_stdio(err_fd);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0)
 		_exit(127);
-	if (dup2(log_fd >= 0 ? log_fd : fd, 1) < 0 || dup2(log_fd >= 0 ? log_fd : fd, 2) < 0)
+	if (dup2(out_fd >= 0 ? out_fd : fd, 1) < 0 || dup2(err_fd >= 0 ? err_fd : fd, 2) < 0)
 		_exit(127);
 	/* slurmstepd runs with -1000; the children are ordinary processes. */
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -86,12 +93,17 @@ static void child_setup(int log_fd)
 
 int child_spawn(const struct identity *id, int log_fd, child_fn fn, void *data, pid_t *ret_pid)
 {
+	return child_spawn2(id, log_fd, log_fd, fn, data, ret_pid);
+}
+
+int child_spawn2(const struct identity *id, int out_fd, int err_fd, child_fn fn, void *data, pid_t *ret_pid)
+{
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		child_setup(log_fd);
+		child_setup(out_fd, err_fd);
 		if (child_become(id) < 0) {
 			static const char msg[] = "capsa: could not switch to the job user\n";
 			if (write(2, msg, sizeof(msg) - 1) < 0) {

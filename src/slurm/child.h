@@ -32,6 +32,8 @@ int child_exec_fn(void *data);
  * with stdio as described in child.c, and exits with fn(data).  log_fd < 0
  * sends the output to /dev/null.  -1 (errno) if fork fails. */
 int child_spawn(const struct identity *id, int log_fd, child_fn fn, void *data, pid_t *ret_pid);
+/* The same with stdout and stderr apart. */
+int child_spawn2(const struct identity *id, int out_fd, int err_fd, child_fn fn, void *data, pid_t *ret_pid);
 /* waitpid with EINTR retry; untraced: also return when it stops. */
 int child_wait(pid_t pid, bool untraced, int *status);
 

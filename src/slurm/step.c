@@ -60,6 +60,7 @@ static struct step {
 	bool direct;		    /* start the squashfs itself (no rootfs) */
 	char squashfs[PATH_MAX];    /* the image to start or create from */
 	bool tmp_squashfs;	    /* squashfs is our import */
+	bool importer;		    /* squashfs comes from config->importer */
 	char **job_env;		    /* copy of S_JOB_ENV */
 	struct shared *shm;
 
@@ -137,12 +138,16 @@ static char **child_env(char **job_env)
 	env_pushf(&e, "PATH=%s", path != NULL && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin");
 	for (size_t i = 0; job_env != NULL && job_env[i] != NULL; i++) {
 		if (env_denied(job_env[i]) || strncmp(job_env[i], "SLURM_JOB_UID=", 14) == 0 ||
-		    strncmp(job_env[i], "SLURM_JOB_GID=", 14) == 0)
+		    strncmp(job_env[i], "SLURM_JOB_GID=", 14) == 0 || strncmp(job_env[i], "SLURM_JOB_ID=", 13) == 0 ||
+		    strncmp(job_env[i], "SLURM_STEP_ID=", 14) == 0)
 			continue;
 		env_push(&e, strdup(job_env[i]));
 	}
 	env_pushf(&e, "SLURM_JOB_UID=%u", (unsigned)step.id.uid);
 	env_pushf(&e, "SLURM_JOB_GID=%u", (unsigned)step.id.gid);
+	env_pushf(&e, "SLURM_JOB_ID=%" PRIu32, step.jobid);
+	if (a != NULL)
+		env_pushf(&e, "SLURM_STEP_ID=%" PRIu32, step.stepid);
 	if (a != NULL) { /* NULL in the job epilog */
 		env_flag(&e, "MOUNT_HOME", a->mount_home);
 		env_flag(&e, "REMAP_ROOT", a->remap_root);
@@ -167,18 +172,23 @@ static char **child_env(char **job_env)
 
 /* --- running capsa --------------------------------------------------------- */
 
-static void print_log(int log_fd)
+static void print_log_as(int log_fd, const char *what)
 {
 	_cleanup_free_ char *log = child_log_read(log_fd, NULL);
 	char *line, *rest = log;
 
 	if (log == NULL)
 		return;
-	slurm_error("capsa: printing capsa log file:");
+	slurm_error("capsa: printing %s log file:", what);
 	while ((line = strsep(&rest, "\n")) != NULL) {
 		if (*line != '\0' || rest != NULL)
 			slurm_error("capsa:     %s", line);
 	}
+}
+
+static void print_log(int log_fd)
+{
+	print_log_as(log_fd, "capsa");
 }
 
 static void print_status(pid_t pid, int status)
@@ -487,6 +497,10 @@ int step_user_init(spank_t sp)
 		snprintf(step.squashfs, sizeof(step.squashfs), "%s", a->image);
 		return 0;
 	}
+	if (step.config->importer[0] != '\0') {
+		step.importer = true;
+		return 0;
+	}
 	snprintf(step.squashfs, sizeof(step.squashfs), "%s/%u/%" PRIu32 ".%" PRIu32 ".squashfs",
 		 step.config->runtime_path, (unsigned)step.id.uid, step.jobid, step.stepid);
 	step.tmp_squashfs = true;
@@ -527,6 +541,78 @@ static int import_image(char **job_env)
 		slurm_error("capsa: failed to import docker image: %s", step.args->image);
 		return -1;
 	}
+	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
+	return 0;
+}
+
+/* IMPORTER VERB [URI] as the user (pyxis.md §11): stdout returned, stderr
+ * printed on failure. */
+static int run_importer(char **job_env, const char *verb, const char *uri, char **ret_out)
+{
+	_cleanup_close_ int out_fd = child_log_open(), err_fd = child_log_open();
+	char *argv[] = {(char *)step.config->importer, (char *)verb, (char *)uri, NULL};
+	struct child_exec ex;
+	char **envp = child_env(job_env);
+	pid_t pid;
+	int status, r;
+
+	if (envp == NULL || out_fd < 0 || err_fd < 0) {
+		strv_free(envp);
+		slurm_error("capsa: could not prepare the importer command");
+		return -1;
+	}
+	ex = (struct child_exec){step.config->importer, argv, envp};
+	r = child_spawn2(&step.id, out_fd, err_fd, child_exec_fn, &ex, &pid);
+	strv_free(envp);
+	if (r < 0 || child_wait(pid, false, &status) < 0) {
+		slurm_error("capsa: couldn't run the importer: %s", strerror(errno));
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFEXITED(status))
+			slurm_error("capsa: importer %s failed with exit code %d", verb, WEXITSTATUS(status));
+		else
+			slurm_error("capsa: importer %s terminated with signal %d", verb, WTERMSIG(status));
+		print_log_as(err_fd, "importer");
+		return -1;
+	}
+	if (ret_out != NULL)
+		*ret_out = child_log_read(out_fd, NULL);
+	return 0;
+}
+
+/* Idempotent, called after create and again at cleanup (pyxis's contract). */
+static void importer_release(char **job_env)
+{
+	if (step.importer)
+		run_importer(job_env, "release", NULL, NULL);
+}
+
+static int importer_get(char **job_env)
+{
+	_cleanup_free_ char *uri = image_uri(step.args->image), *out = NULL;
+	char *nl;
+
+	if (uri == NULL) {
+		slurm_error("capsa: could not allocate memory");
+		return -1;
+	}
+	if (step.total_tasks <= 1)
+		slurm_spank_log("capsa: importing docker image: %s", step.args->image);
+	if (run_importer(job_env, "get", uri, &out) < 0) {
+		slurm_error("capsa: failed to import docker image: %s (importer: %s)", step.args->image,
+			    step.config->importer);
+		importer_release(job_env);
+		return -1;
+	}
+	if (out != NULL && (nl = strchr(out, '\n')) != NULL)
+		*nl = '\0';
+	if (out == NULL || out[0] != '/' || strlen(out) >= sizeof(step.squashfs)) {
+		slurm_error("capsa: importer did not return a squashfs path");
+		importer_release(job_env);
+		return -1;
+	}
+	snprintf(step.squashfs, sizeof(step.squashfs), "%s", out);
 	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
 	return 0;
 }
@@ -650,14 +736,20 @@ static int setup_container(char **job_env)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!step.reuse_rootfs) {
+		if (step.importer && importer_get(job_env) < 0)
+			return -1;
 		if (step.tmp_squashfs && import_image(job_env) < 0) {
 			unlink_tmp_squashfs();
 			return -1;
 		}
 		if (!step.direct && create_rootfs(job_env) < 0) {
 			unlink_tmp_squashfs();
+			importer_release(job_env);
 			return -1;
 		}
+		/* Started directly, the image must stay until the cleanup. */
+		if (!step.direct)
+			importer_release(job_env);
 	}
 	if (start_container(job_env) < 0) {
 		unlink_tmp_squashfs();
@@ -916,6 +1008,7 @@ static int save_container(void)
 static void cleanup(void)
 {
 	unlink_tmp_squashfs();
+	importer_release(step.job_env);
 	if (step.shm->created) {
 		const char *argv[] = {"remove", "-f", "--", step.name, NULL};
 		slurm_info("capsa: removing container filesystem: %s", step.name);

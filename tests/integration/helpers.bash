@@ -565,7 +565,12 @@ slurm_plugin_remove() {
 # points capsa's data, cache, runtime and temp paths at them (HTTP allowed
 # for the registry bed), and spank_capsa.so with runtime_path on the nodes'
 # own DIR/local (RT), capsa_path=$CAPSA_BIN and sysconf_path=$SYSCONF.
+# Called again in a test, it only reinstalls the plugin with new arguments.
 slurm_containers_setup() {
+	if [ -n "${RT:-}" ] && [ -d "${T:-}" ]; then
+		slurm_plugin_install "runtime_path=$RT" "capsa_path=$CAPSA_BIN" "sysconf_path=$SYSCONF" "$@"
+		return 0
+	fi
 	capsa_setup
 	cat >>"$SYSCONF/capsa.conf" <<-CONF
 		CAPSA_DATA_PATH $DATA

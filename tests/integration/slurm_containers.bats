@@ -270,6 +270,46 @@ make_entrypoint_image() {
 	assert_runtime_clean
 }
 
+# An importer (pyxis.md §11) that "imports" by copying the busybox fixture
+# and logs its calls and environment to $T/importer.log.
+make_importer() {
+	cat >"$T/importer" <<-EOF
+		#!/bin/sh
+		echo "\$* uid=\$(id -u) job=\$SLURM_JOB_ID step=\$SLURM_STEP_ID rt=\$PYXIS_RUNTIME_PATH" >>"$T/importer.log"
+		out=\$PYXIS_RUNTIME_PATH/\$SLURM_JOB_UID/\$SLURM_JOB_ID.\$SLURM_STEP_ID.imp.sqsh
+		case "\$1" in
+		get) [ "\$2" != docker://bad ] || { echo "no such image: \$2" >&2; exit 3; }
+		     cp "$SQSH" "\$out" && echo "\$out" ;;
+		release) rm -f "\$PYXIS_RUNTIME_PATH/\$SLURM_JOB_UID/"*.imp.sqsh ;;
+		esac
+	EOF
+	chmod 0755 "$T/importer"
+	chown "$TUID" "$T/importer"
+}
+
+@test "importer=: get then release (twice for a created rootfs), as the user; its errors reach srun" {
+	make_importer
+	slurm_containers_setup "importer=$T/importer"
+	run slurm_as_user srun -N1 --container-image=someimage grep ^ID= /etc/os-release
+	assert_success
+	assert_line_eq "ID=capsa-busybox"
+	assert_output_contains "capsa: imported docker image: someimage"
+	run cat "$T/importer.log"
+	[ "${#lines[@]}" -eq 2 ] || { echo "$output" >&2; return 1; }
+	[[ ${lines[0]} == "get docker://someimage uid=$TUID job="[0-9]*" step=0 rt=$RT" ]] || { echo "$output" >&2; return 1; }
+	[[ ${lines[1]} == "release uid=$TUID "* ]]
+	rm "$T/importer.log"
+	run slurm_as_user srun -N1 --container-image=someimage --container-name=imp true
+	assert_success
+	[ "$(grep -c ^release "$T/importer.log")" -eq 2 ]
+	run slurm_as_user srun -N1 --container-image=bad true
+	assert_failure
+	assert_output_contains "capsa: importer get failed with exit code 3"
+	assert_output_contains "capsa:     no such image: docker://bad"
+	assert_output_contains "capsa: failed to import docker image: bad (importer: $T/importer)"
+	assert_runtime_clean
+}
+
 # --- (4) sbatch, salloc -----------------------------------------------------------------
 
 @test "sbatch with #SBATCH --container-image: the script runs inside, its srun inherits" {

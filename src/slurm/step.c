@@ -61,6 +61,7 @@ static struct step {
 	char squashfs[PATH_MAX];    /* the image to start or create from */
 	bool tmp_squashfs;	    /* squashfs is our import */
 	bool importer;		    /* squashfs comes from config->importer */
+	bool load;		    /* capsa load: import and create in one */
 	char **job_env;		    /* copy of S_JOB_ENV */
 	struct shared *shm;
 
@@ -501,6 +502,10 @@ int step_user_init(spank_t sp)
 		step.importer = true;
 		return 0;
 	}
+	if (step.config->use_enroot_load && !step.direct && strncmp(a->image, "dockerd://", 10) != 0) {
+		step.load = true;
+		return 0;
+	}
 	snprintf(step.squashfs, sizeof(step.squashfs), "%s/%u/%" PRIu32 ".%" PRIu32 ".squashfs",
 		 step.config->runtime_path, (unsigned)step.id.uid, step.jobid, step.stepid);
 	step.tmp_squashfs = true;
@@ -614,6 +619,26 @@ static int importer_get(char **job_env)
 	}
 	snprintf(step.squashfs, sizeof(step.squashfs), "%s", out);
 	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
+	return 0;
+}
+
+static int load_image(char **job_env)
+{
+	_cleanup_free_ char *uri = image_uri(step.args->image);
+	const char *argv[] = {"load", "--name", step.name, "--", uri, NULL};
+
+	if (uri == NULL) {
+		slurm_error("capsa: could not allocate memory");
+		return -1;
+	}
+	if (step.total_tasks <= 1)
+		slurm_spank_log("capsa: importing docker image: %s", step.args->image);
+	if (capsa_run(job_env, argv, NULL) < 0) {
+		slurm_error("capsa: failed to import docker image: %s", step.args->image);
+		return -1;
+	}
+	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
+	step.shm->created = !step.named;
 	return 0;
 }
 
@@ -742,7 +767,9 @@ static int setup_container(char **job_env)
 			unlink_tmp_squashfs();
 			return -1;
 		}
-		if (!step.direct && create_rootfs(job_env) < 0) {
+		if (step.load && load_image(job_env) < 0)
+			return -1;
+		if (!step.direct && !step.load && create_rootfs(job_env) < 0) {
 			unlink_tmp_squashfs();
 			importer_release(job_env);
 			return -1;

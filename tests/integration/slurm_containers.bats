@@ -270,6 +270,24 @@ make_entrypoint_image() {
 	assert_runtime_clean
 }
 
+@test "use_enroot_load=1: named containers come from capsa load" {
+	need_registry
+	slurm_containers_setup use_enroot_load=1
+	run slurm_as_user srun -N1 --container-image="docker://$PLAIN#busybox:latest" --container-name=loaded \
+		grep ^ID= /etc/os-release
+	assert_success
+	assert_line_eq "ID=busybox"
+	assert_output_contains "capsa: imported docker image: docker://$PLAIN#busybox:latest"
+	run capsa list
+	assert_line_eq "pyxis_loaded"
+	run slurm_as_user srun -N1 --container-image="docker://$PLAIN#busybox:latest" --container-save="$T/l.sqsh" true
+	assert_success
+	assert_exists "$T/l.sqsh"
+	run capsa list
+	assert_no_line_matching '^pyxis_[0-9]'
+	assert_runtime_clean
+}
+
 # An importer (pyxis.md §11) that "imports" by copying the busybox fixture
 # and logs its calls and environment to $T/importer.log.
 make_importer() {

@@ -20,7 +20,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -ldl
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wwrite-strings -Wpointer-arith -Wlogical-op -Winit-self -Wundef -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS += -D_GNU_SOURCE -Isrc -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_SYSCONFDIR='"$(SYSCONFDIR)"' \
-            -DCAPSA_DATADIR='"$(DATADIR)"' \
+            -DCAPSA_BINDIR='"$(BINDIR)"' -DCAPSA_DATADIR='"$(DATADIR)"' \
             -DCAPSA_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fstack-protector-strong -fPIE $(WARN) $(PKG_CFLAGS) -MMD -MP
@@ -105,13 +105,13 @@ $(O)/spank_capsa.so: $(PLUGIN_OBJ) src/slurm/plugin.lds
 
 $(O)/plugin/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Isrc -DCAPSA_VERSION='"$(VERSION)"' $(PLUGIN_CFLAGS) -c -o $@ $<
+	$(CC) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Isrc -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_BINDIR='"$(BINDIR)"' $(PLUGIN_CFLAGS) -c -o $@ $<
 
 plugin-skipped:
 	@echo "spank_capsa.so not built: /usr/include/slurm/spank.h is missing (apt-get install libslurm-dev)"
 
 # The plugin's pure parsers, unit-tested with this build's flags (ASan too).
-SLURM_UNIT_OBJ := $(O)/src/slurm/options.o $(O)/src/slurm/config.o
+SLURM_UNIT_OBJ := $(O)/src/slurm/options.o $(O)/src/slurm/config.o $(O)/src/slurm/container.o
 $(O)/tests/test_slurm_args: tests/unit/test_slurm_args.c tests/unit/tap.h $(SLURM_UNIT_OBJ) $(O)/libcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(SLURM_UNIT_OBJ) $(O)/libcore.a $(PKG_LIBS)

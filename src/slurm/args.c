@@ -123,6 +123,22 @@ const struct spank_args *args_get(void)
 	return &args;
 }
 
+int args_add_mounts(const char *v)
+{
+	struct error err = ERROR_INIT;
+
+	return report(spank_args_add_mounts(&args, v, &err), &err);
+}
+
+void args_drop_mounts(void)
+{
+	for (; args.mounts_len > 0; args.mounts_len--) {
+		free(args.mounts[args.mounts_len - 1].src);
+		free(args.mounts[args.mounts_len - 1].dst);
+		free(args.mounts[args.mounts_len - 1].flags);
+	}
+}
+
 void args_release(void)
 {
 	spank_args_free(&args);

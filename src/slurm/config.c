@@ -7,6 +7,10 @@
 #include "slurm/options.h"
 #include "util/cleanup.h"
 
+#ifndef CAPSA_BINDIR
+#define CAPSA_BINDIR "/usr/local/bin"
+#endif
+
 enum kind { KIND_BOOL, KIND_PATH, KIND_SCOPE };
 
 static const struct key {
@@ -22,6 +26,8 @@ static const struct key {
 	{"use_enroot_load", KIND_BOOL, offsetof(struct spank_config, use_enroot_load), false},
 	{"importer", KIND_PATH, offsetof(struct spank_config, importer), true},
 	{"use_squashfuse", KIND_BOOL, offsetof(struct spank_config, use_squashfuse), false},
+	{"capsa_path", KIND_PATH, offsetof(struct spank_config, capsa_path), false},
+	{"sysconf_path", KIND_PATH, offsetof(struct spank_config, sysconf_path), true},
 };
 
 static void config_defaults(struct spank_config *c)
@@ -30,6 +36,7 @@ static void config_defaults(struct spank_config *c)
 	snprintf(c->runtime_path, sizeof(c->runtime_path), "%s", "/run/pyxis");
 	c->container_scope = SPANK_SCOPE_GLOBAL;
 	c->sbatch_support = true;
+	snprintf(c->capsa_path, sizeof(c->capsa_path), "%s/capsa", CAPSA_BINDIR);
 }
 
 static int set_path(char *slot, const struct key *k, const char *v, struct error *err)

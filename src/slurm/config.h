@@ -18,6 +18,11 @@ struct spank_config {
 	bool use_enroot_load;
 	char importer[4096]; /* empty: none */
 	bool use_squashfuse;
+	/* capsa extensions: the capsa CLI run for the user (capsa-image
+	 * beside it) and the CAPSA_SYSCONF_PATH given to it (empty: capsa's
+	 * built-in one). */
+	char capsa_path[4096];
+	char sysconf_path[4096];
 };
 
 /* The defaults, then each "key=value" word of argv.  Any unknown key or bad

@@ -66,9 +66,50 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 		return 0;
 
 	args_env_defaults(sp);
-	if (ctx != S_CTX_REMOTE)
+	if (ctx != S_CTX_REMOTE) {
 		args_warn_ignored();
-	return 0;
+		return 0;
+	}
+	return step_init_post_opt(sp, &config);
+}
+
+/* user_init errors are kept for task_init (step.c): Slurm would not
+ * report them to srun. */
+int slurm_spank_user_init(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return step_user_init(sp);
+}
+
+int slurm_spank_task_init(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return step_task_init(sp);
+}
+
+int slurm_spank_task_exit(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	return step_task_exit(sp);
+}
+
+/* Root, in the epilog slurmd runs after the job (pyxis.md §6.7). */
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	if (load_config(ac, av) < 0)
+		return -1;
+	if (config.container_scope != SPANK_SCOPE_JOB)
+		return 0;
+	return step_job_epilog(sp, &config);
 }
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)
@@ -76,6 +117,8 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	(void)sp;
 	(void)ac;
 	(void)av;
+	if (spank_context() == S_CTX_REMOTE)
+		step_exit();
 	args_release();
 	return 0;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Between the SPANK entry points (plugin.c) and the option glue (args.c).
- * Only these files include <slurm/spank.h>. */
+ * Only these files (and step.c) include <slurm/spank.h>. */
 #ifndef CAPSA_SLURM_PLUGIN_H
 #define CAPSA_SLURM_PLUGIN_H
 
 #include <slurm/spank.h>
 
+#include "slurm/config.h"
 #include "slurm/options.h"
 
 /* Registers every --container-* option (spank_option_register); -1 on error. */
@@ -22,5 +23,17 @@ void args_warn_ignored(void);
 /* The step's options, valid from init_post_opt to exit. */
 const struct spank_args *args_get(void);
 void args_release(void);
+/* A mount added by the plugin (the sbatch script); -1 reported. */
+int args_add_mounts(const char *v);
+void args_drop_mounts(void);
+
+/* The step in a container (step.c), remote context only. */
+int step_init_post_opt(spank_t sp, const struct spank_config *config);
+int step_user_init(spank_t sp);
+int step_task_init(spank_t sp);
+int step_task_exit(spank_t sp);
+void step_exit(void);
+/* JOB_SCRIPT context, root: container_scope=job removes the job's containers. */
+int step_job_epilog(spank_t sp, const struct spank_config *config);
 
 #endif

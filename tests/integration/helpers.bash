@@ -500,7 +500,16 @@ slurm_bed_start() {
 	SLURM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/capsa-slurm.XXXXXX")
 	export SLURM_DIR
 	chmod 0755 "$SLURM_DIR"
-	"$SLURM_BED/start.sh" "$SLURM_DIR" "${1:-3}" >&3 2>&1
+	# SLURM_BED_PLUGIN=1: slurmd starts with spank_capsa.so in its plugstack,
+	# so that it runs the plugin's job_epilog (tests then change its
+	# arguments freely: the epilog re-reads plugstack.conf).
+	local line=
+	if [ "${SLURM_BED_PLUGIN:-0}" = 1 ] && [ -f "$CAPSA_BUILD/spank_capsa.so" ]; then
+		mkdir -p "$SLURM_DIR/lib"
+		install -m 0644 "$CAPSA_BUILD/spank_capsa.so" "$SLURM_DIR/lib/spank_capsa.so"
+		line="optional $SLURM_DIR/lib/spank_capsa.so"
+	fi
+	CAPSA_SLURM_PLUGSTACK_LINE=$line "$SLURM_BED/start.sh" "$SLURM_DIR" "${1:-3}" >&3 2>&1
 	# The cwd of every job: writable by the test user (sbatch writes
 	# slurm-%j.out there, slurmstepd chdirs there).
 	mkdir -p "$SLURM_DIR/work" "$SLURM_DIR/lib"
@@ -549,4 +558,35 @@ slurm_plugin_install() {
 slurm_plugin_remove() {
 	[ -n "${CAPSA_SLURM_PLUGSTACK_DIR:-}" ] && rm -f "$CAPSA_SLURM_PLUGSTACK_DIR/capsa.conf"
 	return 0
+}
+
+# slurm_containers_setup [PLUGSTACK-ARGS...]: in setup, after slurm_bed_setup:
+# capsa_setup's private directories, a system capsa.conf ($SYSCONF) that
+# points capsa's data, cache, runtime and temp paths at them (HTTP allowed
+# for the registry bed), and spank_capsa.so with runtime_path on the nodes'
+# own DIR/local (RT), capsa_path=$CAPSA_BIN and sysconf_path=$SYSCONF.
+# Called again in a test, it only reinstalls the plugin with new arguments.
+slurm_containers_setup() {
+	if [ -n "${RT:-}" ] && [ -d "${T:-}" ]; then
+		slurm_plugin_install "runtime_path=$RT" "capsa_path=$CAPSA_BIN" "sysconf_path=$SYSCONF" "$@"
+		return 0
+	fi
+	capsa_setup
+	cat >>"$SYSCONF/capsa.conf" <<-CONF
+		CAPSA_DATA_PATH $DATA
+		CAPSA_CACHE_PATH $CACHE
+		CAPSA_RUNTIME_PATH $RUNTIME
+		CAPSA_TEMP_PATH $T/tmp
+		CAPSA_ALLOW_HTTP yes
+	CONF
+	RT=$CAPSA_SLURM_NODE_LOCAL/pyxis-$(basename "$T")
+	slurm_plugin_install "runtime_path=$RT" "capsa_path=$CAPSA_BIN" "sysconf_path=$SYSCONF" "$@"
+}
+
+# The runtime_path directories of every node (they are node-local).
+slurm_node_runtime_dirs() {
+	local d
+	for d in "$CAPSA_SLURM_DIR"/nodes/*/local/"$(basename "$RT")"; do
+		[ -d "$d" ] && echo "$d"
+	done
 }

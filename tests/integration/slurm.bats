@@ -11,7 +11,10 @@ load helpers
 setup_file() { slurm_bed_start 3; }
 teardown_file() { slurm_bed_stop; }
 setup() { slurm_bed_setup; }
-teardown() { slurm_plugin_remove; }
+teardown() {
+	slurm_plugin_remove
+	capsa_teardown
+}
 
 # --- the test bed ----------------------------------------------------------------
 
@@ -116,14 +119,14 @@ PYXIS_OPTIONS=(
 }
 
 @test "spank_capsa.so: every option is accepted in srun and (twice) in slurmstepd" {
-	slurm_plugin_install
-	run slurm_as_user srun -N3 -n3 --container-image=busybox --container-mounts=/tmp:/tmp:ro+rprivate,tmpfs:/t \
-		--container-mounts=/var/lib --container-workdir=/w --container-name=named:no_exec \
-		--container-save=/tmp/x.sqsh --no-container-mount-home --container-remap-root --container-entrypoint \
-		--container-entrypoint-log --container-writable --container-env=A,B --container-unshare=net,uts \
-		echo ran
+	slurm_containers_setup
+	run slurm_as_user srun -N1 -n2 --container-image="$FIX/busybox.sqsh" \
+		--container-mounts=/etc:/host-etc:ro+rprivate,tmpfs:/t,/var/lib --container-workdir=/host-etc \
+		--container-name=named:no_exec --container-save="$T/x.sqsh" --no-container-mount-home \
+		--container-remap-root --container-entrypoint --container-entrypoint-log --container-writable \
+		--container-env=A,B --container-unshare=net,uts echo ran
 	assert_success
-	[ "$(grep -cx ran <<<"$output")" -eq 3 ]
+	[ "$(grep -cx ran <<<"$output")" -eq 2 ]
 	assert_output_not_contains "error"
 }
 
@@ -194,10 +197,12 @@ PYXIS_OPTIONS=(
 	run slurm_as_user salloc -N1 --container-env=A, true
 	assert_failure
 	assert_output_contains 'capsa: --container-env: invalid format: A,'
-	run slurm_as_user sbatch --wait -o "$SWORK/spank.out" --container-image=busybox --wrap 'env | grep ^SLURM_SPANK_'
+	slurm_containers_setup
+	run slurm_as_user sbatch --wait -o "$SWORK/spank.out" --container-image="$FIX/busybox.sqsh" \
+		--wrap 'env | grep ^SLURM_SPANK_'
 	assert_success
 	run cat "$SWORK/spank.out"
-	assert_line_eq "SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_image=busybox"
+	assert_line_eq "SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_image=$FIX/busybox.sqsh"
 	# ... which every srun in such a job inherits (here: a bad one).
 	run slurm_as_user env SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_mounts=devpts:/x srun -N1 true
 	assert_failure
@@ -205,9 +210,9 @@ PYXIS_OPTIONS=(
 }
 
 @test "spank_capsa.so: plugstack arguments are parsed; an unknown or malformed one fails srun naming it" {
-	slurm_plugin_install runtime_path=/run/capsa-test container_scope=job execute_entrypoint=0 sbatch_support=1 \
+	slurm_containers_setup container_scope=job execute_entrypoint=0 sbatch_support=1 \
 		use_enroot_load=1 importer=/usr/bin/true use_squashfuse=yes
-	run slurm_as_user srun -N1 --container-image=busybox echo ran
+	run slurm_as_user srun -N1 --container-image="$FIX/busybox.sqsh" echo ran
 	assert_success
 	assert_line_eq "ran"
 
@@ -229,10 +234,10 @@ PYXIS_OPTIONS=(
 }
 
 @test "spank_capsa.so: sbatch_support=0 leaves the options out of sbatch" {
-	slurm_plugin_install sbatch_support=0
+	slurm_containers_setup sbatch_support=0
 	run slurm_as_user sbatch --container-image=busybox --wrap true
 	assert_failure
 	assert_output_contains "unrecognized option '--container-image=busybox'"
-	run slurm_as_user srun -N1 --container-image=busybox echo ran
+	run slurm_as_user srun -N1 --container-image="$FIX/busybox.sqsh" echo ran
 	assert_success
 }

@@ -88,8 +88,14 @@ CONF=$DIR/etc/slurm.conf
 write_slurm_conf >"$CONF"
 write_cgroup_conf >"$DIR/etc/cgroup.conf"
 printf 'include %s/etc/plugstack.conf.d/*.conf\n' "$DIR" >"$DIR/etc/plugstack.conf"
+# A plugin that slurmd itself must load (its job_prolog/job_epilog only run
+# when slurmd found them at start): "optional|required /path/x.so ARGS".
+if [ -n "${CAPSA_SLURM_PLUGSTACK_LINE:-}" ]; then
+	printf '%s\n' "$CAPSA_SLURM_PLUGSTACK_LINE" >"$DIR/etc/plugstack.conf.d/capsa.conf"
+fi
+mkdir -p "$DIR/local"
 for i in "${!NODES[@]}"; do
-	mkdir -p "$DIR/nodes/${NODES[$i]}/spool"
+	mkdir -p "$DIR/nodes/${NODES[$i]}/spool" "$DIR/nodes/${NODES[$i]}/local"
 	{
 		echo "127.0.0.1 localhost ${NODES[*]}"
 		echo "::1 localhost ip6-localhost ip6-loopback"
@@ -114,12 +120,13 @@ slurmctld -f "$CONF" </dev/null >>"$DIR/log/start.log" 2>&1 || fail "slurmctld f
 wait_until "${CAPSA_SLURM_START_TIMEOUT:-30}" "slurmctld" ctld_up || fail "slurmctld does not answer scontrol ping"
 
 for n in "${NODES[@]}"; do
-	# A private UTS and mount namespace per node: its own hostname and
-	# /etc/hosts, which the steps it starts inherit.
-	# shellcheck disable=SC2016 # $1..$3 are the inner sh's arguments
+	# A private UTS and mount namespace per node: its own hostname,
+	# /etc/hosts and node-local directory DIR/local (a node's /run, e.g.
+	# for a plugin's runtime_path), which the steps it starts inherit.
+	# shellcheck disable=SC2016 # $1..$5 are the inner sh's arguments
 	setsid unshare --uts --mount --propagation slave -- sh -c \
-		'hostname "$1" && mount --bind "$2" /etc/hosts && exec slurmd -N "$1" -f "$3"' \
-		sh "$n" "$DIR/nodes/$n/hosts" "$CONF" </dev/null >>"$DIR/log/start.log" 2>&1 ||
+		'hostname "$1" && mount --bind "$2" /etc/hosts && mount --bind "$4" "$5" && exec slurmd -N "$1" -f "$3"' \
+		sh "$n" "$DIR/nodes/$n/hosts" "$CONF" "$DIR/nodes/$n/local" "$DIR/local" </dev/null >>"$DIR/log/start.log" 2>&1 ||
 		fail "slurmd -N $n failed to start"
 done
 wait_until "${CAPSA_SLURM_START_TIMEOUT:-30}" "nodes idle" nodes_idle "$NNODES" ||

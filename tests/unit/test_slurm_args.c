@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The SPANK plugin's parsers (src/slurm/options.c, config.c), without Slurm. */
+/* The SPANK plugin's parsers and pure helpers (src/slurm/options.c, config.c,
+ * container.c), without Slurm. */
 #include "slurm/config.h"
+#include "slurm/container.h"
 #include "slurm/options.h"
 #include "tap.h"
 
@@ -139,8 +141,90 @@ TEST(plugstack_arguments)
 	ASSERT_STREQ(err.msg, "unknown configuration option: remap_root=1");
 	ASSERT_FAILS(spank_config_parse(&c, 1, badbool, &err));
 	ASSERT_FAILS(spank_config_parse(&c, 1, relative, &err));
+	ASSERT_STREQ(c.sysconf_path, "");
+	char *capsa[] = {(char *)"capsa_path=/opt/capsa/bin/capsa", (char *)"sysconf_path=/etc/capsa-slurm"};
+	ASSERT_OK(spank_config_parse(&c, 2, capsa, &err), &err);
+	ASSERT_STREQ(c.capsa_path, "/opt/capsa/bin/capsa");
+	ASSERT_STREQ(c.sysconf_path, "/etc/capsa-slurm");
+}
+
+TEST(container_names_follow_pyxis)
+{
+	char b[64];
+
+	ASSERT_TRUE(container_name(b, sizeof(b), SPANK_SCOPE_GLOBAL, 12, 3, "web") == 0);
+	ASSERT_STREQ(b, "pyxis_web");
+	ASSERT_TRUE(container_name(b, sizeof(b), SPANK_SCOPE_JOB, 12, 3, "web") == 0);
+	ASSERT_STREQ(b, "pyxis_12_web");
+	ASSERT_TRUE(container_name(b, sizeof(b), SPANK_SCOPE_GLOBAL, 12, SPANK_BATCH_STEP, NULL) == 0);
+	ASSERT_STREQ(b, "pyxis_12.4294967291");
+	ASSERT_TRUE(container_name(b, sizeof(b), SPANK_SCOPE_JOB, 12, 0, NULL) == 0);
+	ASSERT_STREQ(b, "pyxis_12_12.0");
+	ASSERT_FAILS(container_name(b, 8, SPANK_SCOPE_GLOBAL, 12, 0, "toolong"));
+}
+
+TEST(list_output_lookup)
+{
+	const char *out = "NAME  PID  COMM\n"
+			  "pyxis_a\n"
+			  "pyxis_ab  4242  sleep\n"
+			  "pyxis_b     \n";
+
+	ASSERT_EQ(container_lookup(out, "pyxis_a"), 0);
+	ASSERT_EQ(container_lookup(out, "pyxis_ab"), 4242);
+	ASSERT_EQ(container_lookup(out, "pyxis_b"), 0);
+	ASSERT_EQ(container_lookup(out, "pyxis_c"), -1);
+	ASSERT_EQ(container_lookup(out, "NAME"), -1);
+	ASSERT_EQ(container_lookup("", "pyxis_a"), -1);
+}
+
+TEST(images_and_conf_script)
+{
+	struct spank_mount m[] = {{(char *)"/a b", (char *)"/it's", (char *)"x-create=auto,rbind,ro"}};
+	char *env[] = {(char *)"FOO"};
+	char *uri, *conf;
+
+	ASSERT_TRUE(image_is_path("/x.sqsh") && image_is_path("./x.sqsh") && !image_is_path("ubuntu"));
+	uri = image_uri("ubuntu:24.04");
+	ASSERT_STREQ(uri, "docker://ubuntu:24.04");
+	free(uri);
+	uri = image_uri("dockerd://ubuntu");
+	ASSERT_STREQ(uri, "dockerd://ubuntu");
+	free(uri);
+	conf = container_conf(m, 1, env, 1, true);
+	ASSERT_STREQ(conf, "mounts() {\n\tprintf '%s\\n' '/a\\040b /it'\\''s x-create=auto,rbind,ro'\n}\n"
+			   "environ() {\n\tif [ -n \"${FOO-}\" ]; then printf '%s\\n' \"FOO=${FOO}\"; fi\n}\n");
+	free(conf);
+	conf = container_conf(NULL, 0, NULL, 0, false);
+	ASSERT_TRUE(strncmp(conf, "rc() {\n", 7) == 0 && strstr(conf, "exec \"$@\"") != NULL);
+	free(conf);
+}
+
+static int collect(const char *name, const char *value, void *data)
+{
+	char *out = data;
+
+	strcat(out, name);
+	strcat(out, "|");
+	strcat(out, value);
+	strcat(out, ";");
+	return 0;
+}
+
+TEST(environment_rules)
+{
+	char buf[] = "A=1\0=bad\0B=x=y\0noeq\0C=";
+	char out[128] = "";
+
+	ASSERT_TRUE(env_denied("PATH=/bin") && env_denied("LD_PRELOAD=x") && env_denied("SLURM_PROCID=1"));
+	ASSERT_TRUE(env_denied("ENROOT_DATA_PATH=/x") && env_denied("CAPSA_ALLOW_HTTP=y") &&
+		    env_denied("CAPSA_SYSCONF_PATH=/x"));
+	ASSERT_TRUE(!env_denied("CAPSA_REMAP_ROOT=y") && !env_denied("PATHX=1") && !env_denied("HOME=/h"));
+	ASSERT_TRUE(environ_foreach(buf, sizeof(buf) - 1, collect, out) == 0);
+	ASSERT_STREQ(out, "A|1;B|x=y;");
 }
 
 TAP_MAIN(T(value_options_accept_the_same_value_twice), T(empty_long_and_control_values_are_refused),
 	 T(mounts_follow_pyxis_syntax), T(bad_mounts_are_refused), T(name_save_env_unshare),
-	 T(flags_conflict_only_with_their_negation), T(plugstack_arguments))
+	 T(flags_conflict_only_with_their_negation), T(plugstack_arguments), T(container_names_follow_pyxis),
+	 T(list_output_lookup), T(images_and_conf_script), T(environment_rules))

@@ -763,6 +763,9 @@ static int setup_container(char **job_env)
 	if (!step.reuse_rootfs) {
 		if (step.importer && importer_get(job_env) < 0)
 			return -1;
+		/* A leftover of a killed step with the same ids would make
+		 * import refuse to overwrite it. */
+		unlink_tmp_squashfs();
 		if (step.tmp_squashfs && import_image(job_env) < 0) {
 			unlink_tmp_squashfs();
 			return -1;

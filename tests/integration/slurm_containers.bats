@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2154 # status/output/lines are set by bats' run
+# shellcheck disable=SC2154,SC2016 # status/output/lines are set by bats' run; single quotes are for the container's shell
 # SPDX-License-Identifier: Apache-2.0
 #
 # Steps in containers through spank_capsa.so on the real Slurm bed
@@ -139,10 +139,10 @@ assert_runtime_clean() {
 }
 
 @test "--container-name=NAME:exec and auto join a running container's namespaces (mounts ignored)" {
-	local node=${CAPSA_SLURM_NODES%%,*} i
+	local node=${CAPSA_SLURM_NODES%%,*}
 	slurm_as_user srun -N1 -w "$node" -J live --container-image="$SQSH" --container-name=live \
 		sh -c 'echo inside >/tmp/inside; sleep 30' >"$T/live.out" 2>&1 &
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		capsa list -f | grep -q '^pyxis_live  *[0-9]' && break
 		sleep 0.1
 	done
@@ -214,10 +214,10 @@ assert_runtime_clean() {
 	assert_success
 	run cat "$SWORK/scope.out"
 	assert_line_eq "x"
-	local job i
+	local job
 	job=$(awk '$1 == "job" { print $2 }' "$SWORK/scope.out")
 	assert_line_eq "pyxis_${job}_jc"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		capsa list | grep -qx "pyxis_${job}_jc" || break
 		sleep 0.1
 	done

@@ -168,7 +168,7 @@ static enum resolve_create create_kind(const char *src, const struct mount_opts 
 	case XCREATE_FILE:
 		return RESOLVE_CREATE_FILE;
 	case XCREATE_AUTO:
-		if ((m->flags & MS_BIND) && stat(src, &st) == 0 && !S_ISDIR(st.st_mode))
+		if ((m->flags & MS_BIND) && src != NULL && stat(src, &st) == 0 && !S_ISDIR(st.st_mode))
 			return RESOLVE_CREATE_FILE;
 		return RESOLVE_CREATE_DIR;
 	case XCREATE_NONE:
@@ -237,6 +237,15 @@ static int finish_mount(const struct mount_ctx *ctx, const struct mount_entry *e
 	return 0;
 }
 
+static int root_source(const struct mount_ctx *ctx, const struct mount_entry *e, int *ret_fd, char source[64],
+		       struct error *err)
+{
+	if (rootfs_resolve(ctx->rootfd, e->src, RESOLVE_NOCREATE, ret_fd, err) < 0)
+		return -1;
+	snprintf(source, 64, "/proc/self/fd/%d", *ret_fd);
+	return 0;
+}
+
 static int apply_one(const struct mount_ctx *ctx, const struct mount_entry *e, struct mount_opts *m,
 		     struct error *err)
 {
@@ -247,14 +256,19 @@ static int apply_one(const struct mount_ctx *ctx, const struct mount_entry *e, s
 
 	/* Resolved clamped, like the target: the kernel would follow the
 	 * image's symlinks in a host path out of the root. */
-	if (e->src_in_root) {
-		if (rootfs_resolve(ctx->rootfd, e->src, RESOLVE_NOCREATE, &srcfd, err) < 0)
-			return -1;
-		snprintf(source, sizeof(source), "/proc/self/fd/%d", srcfd);
-		src = source;
-	}
+	if (e->src_in_root && root_source(ctx, e, &srcfd, source, err) < 0 && err->code != ENOENT)
+		return -1;
+	if (e->src_in_root)
+		src = srcfd >= 0 ? source : NULL;
 	if (rootfs_resolve(ctx->rootfd, e->dst, create_kind(src, m), &fd, err) < 0)
 		return -1;
+	/* An image volume binds a path of the image onto itself: missing, it
+	 * is the target just created (enroot's `${ENROOT_ROOTFS}/VOL /VOL`). */
+	if (src == NULL) {
+		if (root_source(ctx, e, &srcfd, source, err) < 0)
+			return -1;
+		src = source;
+	}
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
 	r = do_mount(ctx, e, m, src, target, err);
 	if (r < 0 || m->detach || m->move)

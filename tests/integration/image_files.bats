@@ -130,6 +130,15 @@ secret_home() {
 	[ "$(cat "$DATA/busybox-enroot/data/vol")" = ok ]
 }
 
+@test "image mounts: an image volume missing from the tree is created and bound onto itself (restricted mode)" {
+	image_file /etc/fstab <<<'${ENROOT_ROOTFS}/novol /novol none x-create=dir,bind,rw,nosuid,nodev'
+	[ ! -e "$ROOT/novol" ]
+	run --separate-stderr capsa start busybox /probe mountinfo
+	assert_success
+	[[ $output == *" /novol "* ]] || { echo "$output" >&2; false; }
+	[ -d "$ROOT/novol" ]
+}
+
 @test "image mounts: CAPSA_IMAGE_MOUNTS=enroot (or ENROOT_IMAGE_MOUNTS) restores enroot's behaviour" {
 	secret_home
 	image_file /etc/fstab <<<'${HOME}/.ssh /mnt/k none x-create=dir,bind,ro'

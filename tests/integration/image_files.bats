@@ -135,7 +135,7 @@ secret_home() {
 	[ ! -e "$ROOT/novol" ]
 	run --separate-stderr capsa start busybox /probe mountinfo
 	assert_success
-	[[ $output == *" /novol "* ]] || { echo "$output" >&2; false; }
+	grep -q "^/novol " <<<"$output" || { echo "$output" >&2; false; }
 	[ -d "$ROOT/novol" ]
 }
 

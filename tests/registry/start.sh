@@ -125,13 +125,15 @@ conf_text() { # NAME: the config of a registry at ${PORT[NAME]}
 # --- processes -------------------------------------------------------------------
 # A pid counts as ours if alive (not a zombie: PID 1 reaps late) and its
 # cmdline names this DIR's config (registries) or users file (token server).
-alive() { # PID MARKER
+running() { # PID: exists and is not a zombie
 	local st
 	[[ $1 =~ ^[0-9]+$ ]] || return 1
 	[ -r "/proc/$1/stat" ] || return 1
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[ "$st" != Z ] || return 1
-	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+	[ "$st" != Z ]
+}
+alive() { # PID MARKER
+	running "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 marker() { # NAME
 	case $1 in
@@ -239,7 +241,9 @@ await() {
 	esac
 	pid=$(recorded "$name" pid)
 	while :; do
-		if [ -z "$pid" ] || ! alive "$pid" "$(marker "$name")"; then
+		# Just launched, the pid may still be the forked shell (not yet
+		# exec'd, so without the marker): only a pid that is gone is dead.
+		if [ -z "$pid" ] || ! running "$pid"; then
 			if tail -c "+$((${LOGOFF[$name]:-0} + 1))" "$log" 2>/dev/null | grep -qi 'address already in use'; then
 				return 2
 			fi

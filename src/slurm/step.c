@@ -531,10 +531,12 @@ static void unlink_tmp_squashfs(void)
 		child_wait(pid, false, &status);
 }
 
-static int import_image(char **job_env)
+/* capsa import or load of the image, with pyxis's messages around it. */
+static int fetch_image(char **job_env, const char *verb)
 {
 	_cleanup_free_ char *uri = image_uri(step.args->image);
-	const char *argv[] = {"import", "-o", step.squashfs, uri, NULL};
+	const char *import[] = {"import", "-o", step.squashfs, uri, NULL};
+	const char *load[] = {"load", "--name", step.name, "--", uri, NULL};
 
 	if (uri == NULL) {
 		slurm_error("capsa: could not allocate memory");
@@ -542,7 +544,7 @@ static int import_image(char **job_env)
 	}
 	if (step.total_tasks <= 1)
 		slurm_spank_log("capsa: importing docker image: %s", step.args->image);
-	if (capsa_run(job_env, argv, NULL) < 0) {
+	if (capsa_run(job_env, strcmp(verb, "load") ? import : load, NULL) < 0) {
 		slurm_error("capsa: failed to import docker image: %s", step.args->image);
 		return -1;
 	}
@@ -619,26 +621,6 @@ static int importer_get(char **job_env)
 	}
 	snprintf(step.squashfs, sizeof(step.squashfs), "%s", out);
 	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
-	return 0;
-}
-
-static int load_image(char **job_env)
-{
-	_cleanup_free_ char *uri = image_uri(step.args->image);
-	const char *argv[] = {"load", "--name", step.name, "--", uri, NULL};
-
-	if (uri == NULL) {
-		slurm_error("capsa: could not allocate memory");
-		return -1;
-	}
-	if (step.total_tasks <= 1)
-		slurm_spank_log("capsa: importing docker image: %s", step.args->image);
-	if (capsa_run(job_env, argv, NULL) < 0) {
-		slurm_error("capsa: failed to import docker image: %s", step.args->image);
-		return -1;
-	}
-	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
-	step.shm->created = !step.named;
 	return 0;
 }
 
@@ -766,12 +748,15 @@ static int setup_container(char **job_env)
 		/* A leftover of a killed step with the same ids would make
 		 * import refuse to overwrite it. */
 		unlink_tmp_squashfs();
-		if (step.tmp_squashfs && import_image(job_env) < 0) {
+		if (step.tmp_squashfs && fetch_image(job_env, "import") < 0) {
 			unlink_tmp_squashfs();
 			return -1;
 		}
-		if (step.load && load_image(job_env) < 0)
-			return -1;
+		if (step.load) {
+			if (fetch_image(job_env, "load") < 0)
+				return -1;
+			step.shm->created = !step.named;
+		}
 		if (!step.direct && !step.load && create_rootfs(job_env) < 0) {
 			unlink_tmp_squashfs();
 			importer_release(job_env);

@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/privileges.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 
 int caps_drop_all(struct error *err)
 {
@@ -56,39 +53,6 @@ int seccomp_install_compat(struct error *err)
 	if (r < 0)
 		return error_set(err, -r, "failed to install the seccomp filter");
 	return 0;
-}
-
-static bool close_fds_proc(unsigned from)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int self;
-
-	if (d == NULL)
-		return false;
-	self = dirfd(d);
-	while ((e = readdir(d)) != NULL) {
-		char *end;
-		long fd = strtol(e->d_name, &end, 10);
-
-		if (*end == '\0' && e->d_name[0] != '\0' && fd >= (long)from && fd != self)
-			close((int)fd);
-	}
-	closedir(d);
-	return true;
-}
-
-void close_fds_from(unsigned from)
-{
-	struct rlimit rl;
-
-	if (syscall(SYS_close_range, from, ~0U, 0U) == 0 || close_fds_proc(from))
-		return;
-	/* No /proc either (e.g. a container without it): every possible fd. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20))
-		rl.rlim_cur = 1u << 20;
-	for (unsigned fd = from; fd < rl.rlim_cur; fd++)
-		close((int)fd);
 }
 
 int container_lockdown(bool userns, bool inner_root, struct error *err)

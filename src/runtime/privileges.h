@@ -15,10 +15,6 @@ int seccomp_install_compat(struct error *err);
 /* Capabilities: drop all, the bounding set and ambient ones. */
 int caps_drop_all(struct error *err);
 
-/* Close every fd from `from` up: close_range, or /proc/self/fd where the
- * kernel lacks it (before 5.9, e.g. RHEL 8), or every possible fd. */
-void close_fds_from(unsigned from);
-
 /* Drop capabilities unless inner_root, set no_new_privs, install the
  * compatibility filter in a user namespace, then close every host fd (3 and
  * up: CVE-2024-21626). */

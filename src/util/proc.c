@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +14,39 @@
 #include "util/cleanup.h"
 #include "util/proc.h"
 #include "util/strbuf.h"
+
+static bool close_fds_proc(unsigned from)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int self;
+
+	if (d == NULL)
+		return false;
+	self = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && e->d_name[0] != '\0' && fd >= (long)from && fd != self)
+			close((int)fd);
+	}
+	closedir(d);
+	return true;
+}
+
+void close_fds_from(unsigned from)
+{
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, from, ~0U, 0U) == 0 || close_fds_proc(from))
+		return;
+	/* No /proc either (e.g. a container without it): every possible fd. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20))
+		rl.rlim_cur = 1u << 20;
+	for (unsigned fd = from; fd < rl.rlim_cur; fd++)
+		close((int)fd);
+}
 
 static void child_fds(const struct proc_opts *o)
 {
@@ -25,7 +60,7 @@ static void child_fds(const struct proc_opts *o)
 	if (o->stderr_fd >= 0 && o->stderr_fd != 2)
 		dup2(o->stderr_fd, 2);
 	/* Never leak a host fd into a hook or a container (CVE-2024-21626). */
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	close_fds_from(3);
 }
 
 static bool helper_env_dropped(const char *kv)

@@ -22,6 +22,10 @@ struct proc_opts {
 
 #define PROC_OPTS_INIT {-1, -1, -1, NULL, NULL, NULL}
 
+/* Close every fd from `from` up: close_range, or /proc/self/fd where the
+ * kernel lacks it (before 5.9, e.g. RHEL 8), or every possible fd. */
+void close_fds_from(unsigned from);
+
 /* The PATH of host helpers when the caller has none. */
 #define PROC_HELPER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

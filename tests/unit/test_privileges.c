@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "runtime/privileges.h"
+#include "util/proc.h"
 #include "tap.h"
 
 /* Open fds at 3, 10 and 700; check that only 0-2 are left afterwards. */

@@ -14,12 +14,13 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-enum { OPT_ARCH = 1, OPT_OUTPUT, OPT_NAME, OPT_FORCE, OPT_STORE };
+enum { OPT_ARCH = 1, OPT_OUTPUT, OPT_NAME, OPT_FORCE, OPT_STORE, OPT_DIGEST, OPT_ADOPT };
 
 struct import_args {
 	const char *arch;
 	const char *output;
 	bool store;
+	const char *digest, *adopt;
 };
 
 static int import_opt(int id, const char *value, void *arg)
@@ -32,6 +33,10 @@ static int import_opt(int id, const char *value, void *arg)
 		a->output = value;
 	else if (id == OPT_STORE)
 		a->store = true;
+	else if (id == OPT_DIGEST)
+		a->digest = value;
+	else if (id == OPT_ADOPT)
+		a->adopt = value;
 	else
 		return -1;
 	return 0;
@@ -116,13 +121,20 @@ static const char import_usage[] =
 	"   -o, --output  Name of the output image file (defaults to \"URI.sqsh\")\n"
 	"   -s, --store   Keep the image in the image store ($CAPSA_CACHE_PATH/images) by\n"
 	"                 manifest digest, import it only if it is not there yet, and print\n"
-	"                 its path (docker:// only)\n";
+	"                 its path (docker:// only)\n"
+	"\n"
+	" Image store options (used by the Slurm plugin to pull once per job):\n"
+	"       --digest DIGEST  The manifest digest is known (sha256:HEX): the registry is\n"
+	"                        not asked; the image must be in the store or given with\n"
+	"       --adopt FILE     FILE, that digest's image made on another node (e.g. sent\n"
+	"                        by sbcast): moved or copied into the store\n";
 
 int cmd_import(struct config *cfg, int argc, char **argv)
 {
 	static const struct cli_option opts[] = {
 		{'a', "arch", ARG_VALUE, OPT_ARCH}, {'o', "output", ARG_VALUE, OPT_OUTPUT},
-		{'s', "store", ARG_FLAG, OPT_STORE}, {0, NULL, ARG_FLAG, 0}};
+		{'s', "store", ARG_FLAG, OPT_STORE}, {0, "digest", ARG_VALUE, OPT_DIGEST},
+		{0, "adopt", ARG_VALUE, OPT_ADOPT}, {0, NULL, ARG_FLAG, 0}};
 	struct import_args a = {0};
 	struct error err = ERROR_INIT;
 	char *out = NULL;
@@ -136,10 +148,14 @@ int cmd_import(struct config *cfg, int argc, char **argv)
 		return cli_usage(import_usage, 1);
 	if (a.store && a.output)
 		return log_error("--store and --output exclude each other"), 1;
+	if ((a.digest && !a.store) || (a.adopt && !a.digest))
+		return log_error("--digest needs --store, --adopt needs --digest"), 1;
 	o.uri = argv[i];
 	o.output = a.output;
 	o.arch = a.arch;
 	o.store = a.store;
+	o.digest = a.digest;
+	o.adopt = a.adopt;
 	display_init(&d, &o);
 	r = image_import(cfg, &o, &out, &err);
 	display_end(&d, r == 0);

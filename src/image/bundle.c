@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -258,37 +257,12 @@ static char *layout_header(struct header_vars *v)
 	return text;
 }
 
-/* copy_file_range shares extents where the filesystem can (reflinks);
- * sendfile works between any two files. */
 static int copy_payload(int out, uint64_t at, const struct payload *p, struct error *err)
 {
-	loff_t in_off = 0, out_off = (loff_t)at;
-	uint64_t left = p->size;
-	bool plain = false;
-
-	while (left > 0) {
-		ssize_t n = -1;
-
-		if (!plain) {
-			n = copy_file_range(p->fd, &in_off, out, &out_off, left, 0);
-			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-				plain = true;
-				if (lseek(out, out_off, SEEK_SET) < 0)
-					return error_errno(err, "failed to seek in the bundle");
-				continue;
-			}
-		} else {
-			n = sendfile(out, p->fd, &in_off, left > (1u << 30) ? (1u << 30) : left);
-			out_off += n > 0 ? n : 0;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? error_errno(err, "failed to write the bundle")
-				     : error_set(err, EIO, "the image shrank while it was bundled");
-		left -= (uint64_t)n;
-	}
-	return 0;
+	if (copy_fd_range(p->fd, 0, out, at, p->size) == 0)
+		return 0;
+	return errno == EIO ? error_set(err, EIO, "the image shrank while it was bundled")
+			    : error_errno(err, "failed to write the bundle");
 }
 
 static int write_bundle(int out, const char *header, const struct header_vars *v, struct error *err)

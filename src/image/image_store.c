@@ -64,6 +64,61 @@ bool image_store_has(const struct image_store *st, const char *digest)
 	return sqfs_super_check(path, 0, &ignored) == 0;
 }
 
+static int copy_into_store(const struct image_store *st, const char *digest, int in, uint64_t size,
+			   struct error *err)
+{
+	_cleanup_free_ char *tmp = xasprintf(".%s.adopt-%d", digest + 7, (int)getpid());
+	_cleanup_free_ char *name = xasprintf("%s.sqsh", digest + 7);
+	_cleanup_close_ int out = -1;
+
+	unlinkat(st->imagesfd, tmp, 0);
+	out = openat(st->imagesfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (out < 0)
+		return error_set(err, errno, "failed to create an image in the store");
+	if (copy_fd_range(in, 0, out, 0, size) < 0 || fsync(out) < 0) {
+		int e = errno;
+
+		unlinkat(st->imagesfd, tmp, 0);
+		return error_set(err, e, "failed to copy the image into the store");
+	}
+	/* Another node's copy of the same digest may have won: same bytes. */
+	if (renameat2(st->imagesfd, tmp, st->imagesfd, name, RENAME_NOREPLACE) < 0 && errno != EEXIST) {
+		int e = errno;
+
+		unlinkat(st->imagesfd, tmp, 0);
+		return error_set(err, e, "failed to add the image to the store");
+	}
+	unlinkat(st->imagesfd, tmp, 0);
+	return 0;
+}
+
+int image_store_adopt(const struct image_store *st, const char *digest, const char *path, struct error *err)
+{
+	_cleanup_free_ char *dest = NULL;
+	_cleanup_close_ int in = -1;
+	struct stat sb;
+
+	if (!digest_valid(digest))
+		return error_set(err, EINVAL, "invalid image digest '%s'", digest);
+	in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0)
+		return error_set(err, errno, "failed to open '%s'", path);
+	if (fstat(in, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return error_set(err, EINVAL, "'%s' is not a regular file", path);
+	if (sqfs_super_check(path, 0, err) < 0)
+		return error_prefix(err, "%s", path);
+	dest = image_store_path(st, digest);
+	if (!image_store_has(st, digest) && rename_noreplace(path, dest) < 0 && errno != EEXIST) {
+		if (errno != EXDEV)
+			return error_set(err, errno, "failed to move '%s' into the image store", path);
+		if (copy_into_store(st, digest, in, (uint64_t)sb.st_size, err) < 0)
+			return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return error_set(err, errno, "failed to remove '%s'", path);
+	return 0;
+}
+
 /* Refs are named by a hash: a reference may hold any character. */
 static void ref_key(const char *ref, char out[65])
 {

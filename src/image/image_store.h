@@ -28,6 +28,11 @@ char *image_store_path(const struct image_store *st, const char *digest);
 /* Whether digest's image is stored (a regular file with a valid superblock). */
 bool image_store_has(const struct image_store *st, const char *digest);
 
+/* Takes the image file at path (digest's image received from another node,
+ * e.g. by sbcast) into the store: renamed when on the same filesystem, else
+ * copied; path is gone afterwards.  A digest already stored keeps its file. */
+int image_store_adopt(const struct image_store *st, const char *digest, const char *path, struct error *err);
+
 /* The digest last stored for ref ("docker://...", with the platform), or 0
  * with *ret NULL. */
 int image_store_ref_get(const struct image_store *st, const char *ref, char **ret, struct error *err);

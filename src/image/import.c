@@ -640,6 +640,19 @@ static int store_offline(struct import *im, const struct image_store *st, const 
 	return 0;
 }
 
+/* The digest came from the step's first node: no registry request. */
+static int store_known_digest(const struct import *im, const struct image_store *st, const char *digest,
+			      struct error *err)
+{
+	if (!digest_valid(digest))
+		return error_set(err, EINVAL, "invalid image digest '%s' (expected sha256:HEX)", digest);
+	if (im->o->adopt != NULL)
+		return image_store_adopt(st, digest, im->o->adopt, err);
+	if (!image_store_has(st, digest))
+		return error_set(err, ENOENT, "image %s is not in the image store", digest);
+	return 0;
+}
+
 static int run_import_store(struct import *im, char **ret_output, struct error *err)
 {
 	_cleanup_free_ char *key = store_key(im), *digest = NULL;
@@ -648,8 +661,10 @@ static int run_import_store(struct import *im, char **ret_output, struct error *
 
 	if (image_store_open(config_get(im->cfg, "CACHE_PATH"), &st, err) < 0)
 		return -1;
-	r = resolve_manifest(im, &digest, err);
-	if (r < 0)
+	if (im->o->digest != NULL) {
+		digest = xstrdup(im->o->digest);
+		r = store_known_digest(im, &st, digest, err);
+	} else if ((r = resolve_manifest(im, &digest, err)) < 0)
 		r = store_offline(im, &st, key, &digest, err);
 	else if (image_store_has(&st, digest))
 		info(im, "Using the stored image %s", digest);

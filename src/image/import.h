@@ -27,6 +27,11 @@ struct import_opts {
 	const char *output; /* NULL: enroot's default name in the cwd */
 	const char *arch;   /* NULL: this machine's */
 	bool store;         /* into the image store (see image_store.h), not output */
+	/* With store: the manifest digest is known (from the step's first node),
+	 * so the registry is not asked; the image is taken from adopt (a file
+	 * received from that node) or must be stored already. */
+	const char *digest;
+	const char *adopt;
 	/* Progress lines ("Fetching image manifest"), printed by the CLI. */
 	void (*info)(const char *msg, void *arg);
 	void *info_arg;

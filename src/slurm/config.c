@@ -28,6 +28,8 @@ static const struct key {
 	{"use_squashfuse", KIND_BOOL, offsetof(struct spank_config, use_squashfuse), false},
 	{"capsa_path", KIND_PATH, offsetof(struct spank_config, capsa_path), false},
 	{"sysconf_path", KIND_PATH, offsetof(struct spank_config, sysconf_path), true},
+	{"image_store", KIND_BOOL, offsetof(struct spank_config, image_store), false},
+	{"sbcast_path", KIND_PATH, offsetof(struct spank_config, sbcast_path), true},
 };
 
 static void config_defaults(struct spank_config *c)
@@ -37,6 +39,8 @@ static void config_defaults(struct spank_config *c)
 	c->container_scope = SPANK_SCOPE_GLOBAL;
 	c->sbatch_support = true;
 	snprintf(c->capsa_path, sizeof(c->capsa_path), "%s/capsa", CAPSA_BINDIR);
+	c->image_store = true;
+	snprintf(c->sbcast_path, sizeof(c->sbcast_path), "%s", "/usr/bin/sbcast");
 }
 
 static int set_path(char *slot, const struct key *k, const char *v, struct error *err)

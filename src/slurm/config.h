@@ -23,6 +23,11 @@ struct spank_config {
 	 * built-in one). */
 	char capsa_path[4096];
 	char sysconf_path[4096];
+	/* Registry images go to the user's image store (capsa import --store)
+	 * and, in steps over several nodes, are pulled once by the first node
+	 * and sent to the others with sbcast_path (empty: every node pulls). */
+	bool image_store;
+	char sbcast_path[4096];
 };
 
 /* The defaults, then each "key=value" word of argv.  Any unknown key or bad

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slurm/broadcast.h"
 #include "slurm/child.h"
 #include "slurm/container.h"
 #include "slurm/plugin.h"
@@ -48,7 +49,7 @@ static struct step {
 	const struct spank_config *config;
 	const struct spank_args *args;
 	struct identity id;
-	uint32_t jobid, stepid, local_tasks, total_tasks;
+	uint32_t jobid, stepid, local_tasks, total_tasks, nodeid, nnodes;
 	char cwd[PATH_MAX]; /* the job's PWD, "" if unknown */
 	bool privileged;
 
@@ -62,6 +63,10 @@ static struct step {
 	bool tmp_squashfs;	    /* squashfs is our import */
 	bool importer;		    /* squashfs comes from config->importer */
 	bool load;		    /* capsa load: import and create in one */
+	bool store;		    /* squashfs comes from the image store */
+	bool bcast;		    /* the first node sends the image (broadcast.h) */
+	struct bcast bc;
+	char user_dir[PATH_MAX];    /* runtime_path/<uid> */
 	char **job_env;		    /* copy of S_JOB_ENV */
 	struct shared *shm;
 
@@ -200,11 +205,23 @@ static void print_status(pid_t pid, int status)
 		slurm_error("capsa: child %ld terminated with signal %d", (long)pid, WTERMSIG(status));
 }
 
-/* capsa ARGS... as the job user; 0 on exit 0.  With log_out, the output is
- * returned there (also on failure); else it is printed on failure. */
-static int capsa_run(char **job_env, const char *const *args, char **log_out)
+/* capsa's warnings reach the user, as on a terminal. */
+static void forward_warnings(int log_fd)
 {
-	_cleanup_close_ int log_fd = child_log_open();
+	_cleanup_free_ char *log = child_log_read(log_fd, NULL);
+	char *line, *rest = log;
+
+	while (log != NULL && (line = strsep(&rest, "\n")) != NULL)
+		if (strstr(line, "[WARN]") != NULL)
+			slurm_spank_log("capsa: %s", line);
+}
+
+/* capsa ARGS... as the job user; 0 on exit 0.  With out, its standard
+ * output is returned there (also on failure).  Its standard error is
+ * returned in log_out if given, else printed on failure. */
+static int capsa_run_ex(char **job_env, const char *const *args, char **out, char **log_out)
+{
+	_cleanup_close_ int log_fd = child_log_open(), out_fd = out != NULL ? child_log_open() : -1;
 	char *argv[16];
 	char **envp;
 	struct child_exec ex;
@@ -217,14 +234,14 @@ static int capsa_run(char **job_env, const char *const *args, char **log_out)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
 	envp = child_env(job_env);
-	if (envp == NULL || log_fd < 0) {
+	if (envp == NULL || log_fd < 0 || (out != NULL && out_fd < 0)) {
 		strv_free(envp);
 		slurm_error("capsa: could not prepare the capsa command: %s", strerror(envp ? errno : ENOMEM));
 		return -1;
 	}
 	ex = (struct child_exec){step.config->capsa_path, argv, envp};
 	slurm_verbose("capsa: running capsa command: %s %s", argv[1], argv[2] ? argv[2] : "");
-	r = child_spawn(&step.id, log_fd, child_exec_fn, &ex, &pid);
+	r = child_spawn2(&step.id, out != NULL ? out_fd : log_fd, log_fd, child_exec_fn, &ex, &pid);
 	strv_free(envp);
 	if (r < 0) {
 		slurm_error("capsa: could not fork: %s", strerror(errno));
@@ -234,14 +251,24 @@ static int capsa_run(char **job_env, const char *const *args, char **log_out)
 		slurm_error("capsa: waitpid failed: %s", strerror(errno));
 		return -1;
 	}
+	if (out != NULL)
+		*out = child_log_read(out_fd, NULL);
 	if (log_out != NULL)
 		*log_out = child_log_read(log_fd, NULL);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		forward_warnings(log_fd);
 		return 0;
-	print_status(pid, status);
-	if (log_out == NULL)
+	}
+	if (log_out == NULL) {
+		print_status(pid, status);
 		print_log(log_fd);
+	}
 	return -1;
+}
+
+static int capsa_run(char **job_env, const char *const *args, char **out)
+{
+	return capsa_run_ex(job_env, args, out, NULL);
 }
 
 static int defer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -312,6 +339,30 @@ static void read_privileged(spank_t sp)
 	step.privileged = b != 0 && strcmp(buf, "f") != 0;
 }
 
+/* Registry images (not dockerd:// or podman://) for the image store, when
+ * neither importer= nor use_enroot_load= takes over. */
+static bool store_capable(void)
+{
+	const char *image = step.args->image;
+
+	return step.config->image_store && image != NULL && !image_is_path(image) &&
+	       step.config->importer[0] == '\0' &&
+	       !(step.config->use_enroot_load && (step.args->name != NULL || step.args->save != NULL)) &&
+	       (strstr(image, "://") == NULL || strncmp(image, "docker://", 9) == 0);
+}
+
+/* The same answer on every node of the step: it depends only on the
+ * configuration and the options, never on what this node has. */
+static void choose_broadcast(void)
+{
+	step.bcast = store_capable() && step.nnodes > 1 && step.config->sbcast_path[0] != '\0';
+	if (!step.bcast)
+		return;
+	step.bc = (struct bcast){.id = &step.id, .sbcast_path = step.config->sbcast_path, .dir = step.user_dir,
+				 .jobid = step.jobid, .stepid = step.stepid};
+	bcast_init(&step.bc);
+}
+
 int step_init_post_opt(spank_t sp, const struct spank_config *config)
 {
 	gid_t *gids = NULL;
@@ -338,13 +389,17 @@ int step_init_post_opt(spank_t sp, const struct spank_config *config)
 	}
 	if (get_u32(sp, S_JOB_ID, &step.jobid, "job id") < 0 || get_u32(sp, S_JOB_STEPID, &step.stepid, "step id") < 0 ||
 	    get_u32(sp, S_JOB_LOCAL_TASK_COUNT, &step.local_tasks, "local task count") < 0 ||
-	    get_u32(sp, S_JOB_TOTAL_TASK_COUNT, &step.total_tasks, "total task count") < 0)
+	    get_u32(sp, S_JOB_TOTAL_TASK_COUNT, &step.total_tasks, "total task count") < 0 ||
+	    get_u32(sp, S_JOB_NODEID, &step.nodeid, "node id") < 0 ||
+	    get_u32(sp, S_JOB_NNODES, &step.nnodes, "node count") < 0)
 		return -1;
 	if (spank_getenv(sp, "PWD", step.cwd, sizeof(step.cwd)) != ESPANK_SUCCESS) {
 		step.cwd[0] = '\0';
 		slurm_info("capsa: couldn't get the job's PWD");
 	}
 	read_privileged(sp);
+	snprintf(step.user_dir, sizeof(step.user_dir), "%s/%u", config->runtime_path, (unsigned)step.id.uid);
+	choose_broadcast();
 	/* A failure here would only say "Plugin initialization failed" to
 	 * srun: it is reported by task_init, as user_init's are. */
 	return runtime_dir();
@@ -414,14 +469,14 @@ static struct shared *shared_create(void)
 static int lookup_container(void)
 {
 	static const char *const list[] = {"list", "-f", NULL};
-	_cleanup_free_ char *out = NULL;
+	_cleanup_free_ char *out = NULL, *log = NULL;
 	char *nl;
 
-	if (capsa_run(step.job_env, list, &out) < 0) {
+	if (capsa_run_ex(step.job_env, list, &out, &log) < 0) {
 		/* The user sees the deferred error only: capsa's first line in it. */
-		if (out != NULL && (nl = strchr(out, '\n')) != NULL)
+		if (log != NULL && (nl = strchr(log, '\n')) != NULL)
 			*nl = '\0';
-		return defer("couldn't get list of containers%s%s", out && *out ? ": " : "", out ? out : "");
+		return defer("couldn't get list of containers%s%s", log && *log ? ": " : "", log ? log : "");
 	}
 	step.existing = container_lookup(out != NULL ? out : "", step.name);
 	return 0;
@@ -506,8 +561,12 @@ int step_user_init(spank_t sp)
 		step.load = true;
 		return 0;
 	}
-	snprintf(step.squashfs, sizeof(step.squashfs), "%s/%u/%" PRIu32 ".%" PRIu32 ".squashfs",
-		 step.config->runtime_path, (unsigned)step.id.uid, step.jobid, step.stepid);
+	if (store_capable()) {
+		step.store = true;
+		return 0;
+	}
+	snprintf(step.squashfs, sizeof(step.squashfs), "%s/%" PRIu32 ".%" PRIu32 ".squashfs", step.user_dir,
+		 step.jobid, step.stepid);
 	step.tmp_squashfs = true;
 	return 0;
 }
@@ -531,23 +590,68 @@ static void unlink_tmp_squashfs(void)
 		child_wait(pid, false, &status);
 }
 
-/* capsa import or load of the image, with pyxis's messages around it. */
-static int fetch_image(char **job_env, const char *verb)
+/* The last line capsa import --store printed: the stored image. */
+static int stored_path(char *out)
 {
-	_cleanup_free_ char *uri = image_uri(step.args->image);
-	const char *import[] = {"import", "-o", step.squashfs, uri, NULL};
-	const char *load[] = {"load", "--name", step.name, "--", uri, NULL};
+	char *end, *line;
+
+	if (out == NULL)
+		return -1;
+	end = out + strlen(out);
+	while (end > out && end[-1] == '\n')
+		*--end = '\0';
+	line = strrchr(out, '\n');
+	line = line != NULL ? line + 1 : out;
+	if (line[0] != '/' || strlen(line) >= sizeof(step.squashfs)) {
+		slurm_error("capsa: capsa import --store did not print the stored image's path");
+		return -1;
+	}
+	snprintf(step.squashfs, sizeof(step.squashfs), "%s", line);
+	return 0;
+}
+
+/* capsa import or load of the image, with pyxis's messages around it.
+ * verb "store": import --store, with the digest (and the file) the step's
+ * first node sent if any. */
+static int fetch_image(char **job_env, const char *verb, const char *digest, const char *adopt)
+{
+	_cleanup_free_ char *uri = image_uri(step.args->image), *out = NULL;
+	bool store = strcmp(verb, "store") == 0;
+	const char *argv[10] = {"import"};
+	size_t n = 1;
 
 	if (uri == NULL) {
 		slurm_error("capsa: could not allocate memory");
 		return -1;
 	}
+	if (strcmp(verb, "load") == 0) {
+		argv[0] = "load";
+		argv[n++] = "--name";
+		argv[n++] = step.name;
+	} else if (!store) {
+		argv[n++] = "-o";
+		argv[n++] = step.squashfs;
+	} else {
+		argv[n++] = "--store";
+		if (digest != NULL) {
+			argv[n++] = "--digest";
+			argv[n++] = digest;
+		}
+		if (adopt != NULL) {
+			argv[n++] = "--adopt";
+			argv[n++] = adopt;
+		}
+	}
+	argv[n++] = "--";
+	argv[n++] = uri;
 	if (step.total_tasks <= 1)
 		slurm_spank_log("capsa: importing docker image: %s", step.args->image);
-	if (capsa_run(job_env, strcmp(verb, "load") ? import : load, NULL) < 0) {
+	if (capsa_run(job_env, argv, store ? &out : NULL) < 0) {
 		slurm_error("capsa: failed to import docker image: %s", step.args->image);
 		return -1;
 	}
+	if (store && stored_path(out) < 0)
+		return -1;
 	slurm_spank_log("capsa: imported docker image: %s", step.args->image);
 	return 0;
 }
@@ -736,6 +840,103 @@ static int start_container(char **job_env)
 	return -1;
 }
 
+/* --- the image store, pulled once per job (broadcast.h) ----------------- */
+
+static void send_state(const char *state)
+{
+	struct error err = ERROR_INIT;
+
+	if (bcast_send_state(&step.bc, state, &err) < 0)
+		slurm_error("capsa: %s", err.msg);
+}
+
+/* The first node: import, then send the image and "ready DIGEST";
+ * when the image cannot be sent, the others pull it themselves. */
+static int store_import_and_send(char **job_env)
+{
+	struct error err = ERROR_INIT;
+	char state[1024], host[256] = "?";
+	const char *base;
+
+	if (bcast_send_state(&step.bc, "importing", &err) < 0) {
+		slurm_error("capsa: %s", err.msg);
+		return -1;
+	}
+	if (fetch_image(job_env, "store", NULL, NULL) < 0) {
+		gethostname(host, sizeof(host) - 1);
+		snprintf(state, sizeof(state), "failed the import on node %s failed (see its error)", host);
+		send_state(state);
+		return -1;
+	}
+	base = strrchr(step.squashfs, '/');
+	base = base != NULL ? base + 1 : "";
+	if (bcast_send_image(&step.bc, step.squashfs, &err) < 0) {
+		slurm_spank_log("capsa: [WARN] %s: every node pulls the image itself", err.msg);
+		send_state("self");
+		return 0;
+	}
+	snprintf(state, sizeof(state), "ready sha256:%.64s", base);
+	send_state(state);
+	bcast_cleanup(&step.bc);
+	return 0;
+}
+
+/* The other nodes: the image the first node stored, kept in this node's
+ * store (where that digest may be already).  They wait for the end of the
+ * broadcast even then: nothing arrives after their cleanup, and the step
+ * cannot run before the first node is done anyway. */
+static int store_receive(char **job_env)
+{
+	struct error err = ERROR_INIT;
+	char state[1024];
+	int r;
+
+	if (bcast_wait(&step.bc, state, sizeof(state), &err) < 0)
+		goto fail;
+	if (strncmp(state, "ready ", 6) == 0) {
+		r = fetch_image(job_env, "store", state + 6, step.bc.image);
+		bcast_cleanup(&step.bc);
+		return r;
+	}
+	if (strcmp(state, "self") == 0)
+		return fetch_image(job_env, "store", NULL, NULL);
+	error_set(&err, 0, "%s", strncmp(state, "failed ", 7) == 0 ? state + 7 : state);
+fail:
+	slurm_error("capsa: failed to import docker image: %s: %s", step.args->image, err.msg);
+	return -1;
+}
+
+static int store_fetch(char **job_env)
+{
+	int r;
+
+	if (!step.bcast)
+		return fetch_image(job_env, "store", NULL, NULL);
+	step.bc.envp = child_env(job_env);
+	if (step.bc.envp == NULL) {
+		slurm_error("capsa: could not allocate memory");
+		return -1;
+	}
+	r = step.nodeid == 0 ? store_import_and_send(job_env) : store_receive(job_env);
+	strv_free(step.bc.envp);
+	step.bc.envp = NULL;
+	return r;
+}
+
+/* A state sent by the first node outside the import: "self" when its
+ * container exists (the others pull the image themselves), "failed ..."
+ * when the step fails before the import. */
+static void send_state_alone(char **job_env, const char *state)
+{
+	if (!step.bcast || step.nodeid != 0)
+		return;
+	step.bc.envp = child_env(job_env);
+	if (step.bc.envp != NULL)
+		send_state(state);
+	strv_free(step.bc.envp);
+	step.bc.envp = NULL;
+}
+
 /* The first task: import, create, start.  Under the mutex. */
 static int setup_container(char **job_env)
 {
@@ -748,12 +949,14 @@ static int setup_container(char **job_env)
 		/* A leftover of a killed step with the same ids would make
 		 * import refuse to overwrite it. */
 		unlink_tmp_squashfs();
-		if (step.tmp_squashfs && fetch_image(job_env, "import") < 0) {
+		if (step.tmp_squashfs && fetch_image(job_env, "import", NULL, NULL) < 0) {
 			unlink_tmp_squashfs();
 			return -1;
 		}
+		if (step.store && store_fetch(job_env) < 0)
+			return -1;
 		if (step.load) {
-			if (fetch_image(job_env, "load") < 0)
+			if (fetch_image(job_env, "load", NULL, NULL) < 0)
 				return -1;
 			step.shm->created = !step.named;
 		}
@@ -765,6 +968,8 @@ static int setup_container(char **job_env)
 		/* Started directly, the image must stay until the cleanup. */
 		if (!step.direct)
 			importer_release(job_env);
+	} else {
+		send_state_alone(job_env, "self");
 	}
 	if (start_container(job_env) < 0) {
 		unlink_tmp_squashfs();
@@ -975,12 +1180,25 @@ out:
 	return ret;
 }
 
+/* The first node fails before its import: the others stop waiting. */
+static void send_deferred(void)
+{
+	char state[1024];
+
+	if (step.shm != NULL && atomic_fetch_add(&step.shm->init_tasks, 1) != 0)
+		return;
+	snprintf(state, sizeof(state), "failed %s", step.deferred.msg);
+	state[strcspn(state, "\n")] = '\0';
+	send_state_alone(step.job_env, state);
+}
+
 int step_task_init(spank_t sp)
 {
 	if (!step.enabled)
 		return 0;
 	if (step.has_deferred) {
 		slurm_error("capsa: %s", step.deferred.msg);
+		send_deferred();
 		return -1;
 	}
 	if (start_once(sp) < 0 || join_container(sp) < 0)
@@ -1023,6 +1241,8 @@ static int save_container(void)
 static void cleanup(void)
 {
 	unlink_tmp_squashfs();
+	if (step.bcast)
+		bcast_cleanup(&step.bc);
 	importer_release(step.job_env);
 	if (step.shm->created) {
 		const char *argv[] = {"remove", "-f", "--", step.name, NULL};

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -194,6 +195,37 @@ int write_all(int fd, const void *data, size_t len)
 			return -1;
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int copy_fd_range(int in, uint64_t in_off, int out, uint64_t out_off, uint64_t len)
+{
+	loff_t ioff = (loff_t)in_off, ooff = (loff_t)out_off;
+	bool plain = false;
+
+	while (len > 0) {
+		ssize_t n;
+
+		if (!plain) {
+			n = copy_file_range(in, &ioff, out, &ooff, len, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+				plain = true;
+				if (lseek(out, ooff, SEEK_SET) < 0)
+					return -1;
+				continue;
+			}
+		} else {
+			n = sendfile(out, in, &ioff, len > (1u << 30) ? (1u << 30) : len);
+			ooff += n > 0 ? n : 0;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n < 0 ? errno : EIO;
+			return -1;
+		}
+		len -= (uint64_t)n;
 	}
 	return 0;
 }

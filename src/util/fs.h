@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -37,6 +38,11 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 /* write(2) until all of data is written (EINTR and short writes); -1 with
  * errno on failure. */
 int write_all(int fd, const void *data, size_t len);
+
+/* Copy len bytes of in at in_off to out at out_off, sharing extents where
+ * the filesystem can (copy_file_range), else with sendfile; -1 with errno
+ * (EIO when in ends early). */
+int copy_fd_range(int in, uint64_t in_off, int out, uint64_t out_off, uint64_t len);
 
 /* rename(2) that fails with EEXIST instead of replacing to (the first of
  * two writers wins); -1 with errno. */

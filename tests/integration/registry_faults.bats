@@ -464,3 +464,43 @@ push_as() {
 	assert_not_exists "$first"
 	assert_not_exists "$second"
 }
+
+@test "import --store --digest [--adopt FILE]: no registry request; a received image is moved into the store" {
+	local digest stored
+	push_as busybox adopted
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import -o "$T/received.sqsh" "docker://$FP#adopted:latest"
+	assert_success
+	cp "$T/received.sqsh" "$T/copy.sqsh"
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y digest "docker://$FP#adopted:latest"
+	assert_success
+	digest=$output
+	stored=$CACHE/images/sha256/${digest#sha256:}.sqsh
+	: >"$REG_DIR/fp/plain.log"
+	# Not stored, nothing to adopt: an error, and no request.
+	run --separate-stderr capsa CAPSA_ALLOW_HTTP=y import --store --digest "$digest" "docker://$FP#adopted:latest"
+	assert_error "image $digest is not in the image store"
+	# A file that is not an image is refused and left alone; so is a bad digest.
+	echo junk >"$T/junk"
+	run --separate-stderr capsa import --store --digest "$digest" --adopt "$T/junk" "docker://$FP#adopted:latest"
+	assert_error "invalid image format"
+	assert_exists "$T/junk"
+	run --separate-stderr capsa import --store --digest sha256:nothex --adopt "$T/received.sqsh" "docker://$FP#adopted:latest"
+	assert_error "invalid image digest 'sha256:nothex'"
+	assert_exists "$T/received.sqsh"
+	# Adopted: moved into the store under the digest, the same bytes.
+	run --separate-stderr capsa import --store --digest "$digest" --adopt "$T/received.sqsh" "docker://$FP#adopted:latest"
+	assert_success
+	[ "$output" = "$stored" ] || { echo "path: $output" >&2; false; }
+	assert_not_exists "$T/received.sqsh"
+	cmp "$T/copy.sqsh" "$stored"
+	# Stored now: --digest alone finds it; adopting again keeps the stored file.
+	run --separate-stderr capsa import --store --digest "$digest" "docker://$FP#adopted:latest"
+	assert_success
+	[ "$output" = "$stored" ]
+	run --separate-stderr capsa import --store --digest "$digest" --adopt "$T/copy.sqsh" "docker://$FP#adopted:latest"
+	assert_success
+	assert_not_exists "$T/copy.sqsh"
+	plog_eq plain "len(L)" 0
+	run --separate-stderr capsa import --digest "$digest" "docker://$FP#adopted:latest"
+	assert_error "--digest needs --store"
+}

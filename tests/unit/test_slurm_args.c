@@ -146,6 +146,15 @@ TEST(plugstack_arguments)
 	ASSERT_OK(spank_config_parse(&c, 2, capsa, &err), &err);
 	ASSERT_STREQ(c.capsa_path, "/opt/capsa/bin/capsa");
 	ASSERT_STREQ(c.sysconf_path, "/etc/capsa-slurm");
+	ASSERT_TRUE(c.image_store);
+	ASSERT_STREQ(c.sbcast_path, "/usr/bin/sbcast");
+	char *store[] = {(char *)"image_store=0", (char *)"sbcast_path="};
+	ASSERT_OK(spank_config_parse(&c, 2, store, &err), &err);
+	ASSERT_TRUE(!c.image_store);
+	ASSERT_STREQ(c.sbcast_path, "");
+	char *relsbcast[] = {(char *)"sbcast_path=sbcast"};
+	ASSERT_FAILS(spank_config_parse(&c, 1, relsbcast, &err));
+	ASSERT_STREQ(err.msg, "sbcast_path: must be an absolute path: 'sbcast'");
 }
 
 TEST(container_names_follow_pyxis)

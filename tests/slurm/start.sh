@@ -17,8 +17,8 @@
 # "no" forces proctrack/linuxproc + task/affinity), CAPSA_SLURM_START_TIMEOUT
 # (seconds, default 30), CAPSA_SLURM_NODE_PREFIX.
 #
-# Layout of DIR: etc/ (slurm.conf, cgroup.conf, plugstack.conf, which includes
-# etc/plugstack.conf.d/*.conf), munge/, ctld/ (state), nodes/<node>/{spool,hosts},
+# Layout of DIR: etc/ (slurm.conf, cgroup.conf, mpi.conf, plugstack.conf, which
+# includes etc/plugstack.conf.d/*.conf), munge/, ctld/ (state), nodes/<node>/{spool,hosts},
 # log/, run/*.pid, env.sh (source it: SLURM_CONF and CAPSA_SLURM_*).
 set -euo pipefail
 
@@ -87,6 +87,12 @@ MEM=$((MEM * 9 / 10)) # above slurmd -C's value the node is drained
 CONF=$DIR/etc/slurm.conf
 write_slurm_conf >"$CONF"
 write_cgroup_conf >"$DIR/etc/cgroup.conf"
+# srun --mpi=pmix: slurmstepd makes the PMIx client directory
+# spmix_appdir_<uid>_<job>.<step> under TmpFS (/tmp), which every node of the
+# bed shares, so the second node of a step fails with EEXIST.  The node-local
+# DIR/local gives each node its own.  slurmd reads mpi.conf at start only;
+# without libpmix (libpmix-dev) it ignores it.
+printf 'PMIxCliTmpDirBase=%s/local\n' "$DIR" >"$DIR/etc/mpi.conf"
 printf 'include %s/etc/plugstack.conf.d/*.conf\n' "$DIR" >"$DIR/etc/plugstack.conf"
 # A plugin that slurmd itself must load (its job_prolog/job_epilog only run
 # when slurmd found them at start): "optional|required /path/x.so ARGS".

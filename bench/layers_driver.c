@@ -15,7 +15,7 @@ static void print_warning(const char *msg, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct layers_opts opts = {.compressor = "zstd", .level = 3, .warn = print_warning};
+	struct layers_opts opts = {.pack = {.compressor = "zstd", .level = 3}, .warn = print_warning};
 	struct error err = ERROR_INIT;
 	struct layer_src *l;
 	int r;

@@ -51,6 +51,9 @@ static const struct {
 	{"BUNDLE_CHECKSUM", "n"},
 	{"FORCE_OVERRIDE", "n"},
 	{"STORE_OFFLINE", "y"},
+	/* The store is a node-local cache made for starting fast: data blocks
+	 * uncompressed (enroot's -noD) halve a first import's CPU time. */
+	{"STORE_SQUASH_OPTIONS", "-comp zstd -noD"},
 };
 
 static struct config_entry *find(const struct config *cfg, const char *name)

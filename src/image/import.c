@@ -524,8 +524,9 @@ static int write_squashfs(struct import *im, const char *output, struct error *e
 			l = im->local[i];
 		src[i] = (struct layer_src){storage.v[i], LAYER_SRC_AUTO, l.offset, l.length};
 	}
-	r = sqfs_parse_options(config_get(im->cfg, "SQUASH_OPTIONS"), &po, &optstore, err);
-	lo = (struct layers_opts){.compressor = po.compressor, .level = po.level, .block_size = po.block_size,
+	r = sqfs_parse_options(config_get(im->cfg, im->into_store ? "STORE_SQUASH_OPTIONS" : "SQUASH_OPTIONS"), &po,
+			       &optstore, err);
+	lo = (struct layers_opts){.pack = po,
 				  .extra = extra, .n_extra = 4, .extra_dirs = dirs, .n_extra_dirs = 1};
 	if (im->n_fetchers > 0) {
 		lo.layer_open = layer_open;

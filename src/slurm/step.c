@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1238,8 +1240,62 @@ static int save_container(void)
 	return 0;
 }
 
+/* The children of pid (squashfuse, for a container started directly). */
+static size_t children_of(pid_t pid, pid_t *out, size_t max)
+{
+	char path[64], buf[512];
+	_cleanup_close_ int fd = -1;
+	ssize_t len;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (len = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return 0;
+	buf[len] = '\0';
+	for (char *tok, *rest = buf; n < max && (tok = strsep(&rest, " \n")) != NULL;)
+		if (*tok != '\0')
+			out[n++] = (pid_t)strtol(tok, NULL, 10);
+	return n;
+}
+
+/* The container shell (and, started directly, its squashfuse, which holds
+ * the rootfs) may outlive the tasks: ended here and waited for (at most a
+ * second), or Slurm's process tracking would sleep a second or more at the
+ * end of the step before it kills them itself.  pidfds: a pid reused
+ * meanwhile is never signalled. */
+static void end_container_shell(void)
+{
+	pid_t pids[17];
+	struct pollfd fds[17];
+	size_t n;
+	struct timespec t0, t;
+	long left = 1000;
+
+	if (step.shm->pid <= 0)
+		return;
+	pids[0] = step.shm->pid;
+	n = 1 + children_of(pids[0], pids + 1, ARRAY_SIZE(pids) - 1);
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = (struct pollfd){(int)syscall(SYS_pidfd_open, pids[i], 0), POLLIN, 0};
+		if (fds[i].fd >= 0)
+			syscall(SYS_pidfd_send_signal, fds[i].fd, SIGKILL, NULL, 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < n; i++) {
+		while (fds[i].fd >= 0 && left > 0 && poll(&fds[i], 1, (int)left) < 0 && errno == EINTR)
+			;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = 1000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	}
+	step.shm->pid = -1;
+}
+
 static void cleanup(void)
 {
+	end_container_shell();
 	unlink_tmp_squashfs();
 	if (step.bcast)
 		bcast_cleanup(&step.bc);

@@ -27,6 +27,7 @@
 #include "image/squashfs/sqfs_unpack.h"
 #include "tap.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 #define NOBODY 65534
@@ -943,6 +944,35 @@ TEST(pack_options)
 	rm_rf(work);
 }
 
+/* -noD: file data stored as is (a text file keeps its size), metadata
+ * still compressed; the image reads back the same. */
+TEST(pack_no_data_compression)
+{
+	_cleanup_free_ char *work = make_workdir();
+	_cleanup_free_ char *src = join(work, "src");
+	_cleanup_free_ char *img = join(work, "o.sqsh");
+	_cleanup_free_ char *dst = join(work, "dst");
+	struct sqfs_pack_opts opts = {.compressor = "zstd"};
+	struct error err = ERROR_INIT;
+	struct stat packed, raw;
+	char *text = xcalloc(1, 1 << 20);
+
+	mkdir_or_fail(src, 0755);
+	memset(text, 'a', 1 << 20);
+	ASSERT_OK(write_file_atomic_at(AT_FDCWD, join(src, "text"), text, 1 << 20, 0644, &err), &err);
+	free(text);
+	ASSERT_OK(pack(src, img, &opts, &err), &err);
+	ASSERT_EQ(stat(img, &packed), 0);
+	ASSERT_TRUE(packed.st_size < 64 * 1024);
+	opts.no_data_compression = true;
+	ASSERT_OK(pack(src, img, &opts, &err), &err);
+	ASSERT_EQ(stat(img, &raw), 0);
+	ASSERT_TRUE(raw.st_size >= 1 << 20);
+	ASSERT_OK(unpack(img, dst, &err), &err);
+	compare_trees(src, dst, false);
+	rm_rf(work);
+}
+
 TEST(unpack_refuses_existing_entries)
 {
 	_cleanup_free_ char *work = make_workdir();
@@ -970,5 +1000,5 @@ TAP_MAIN(T(pack_listing_is_all_root), T(roundtrip), T(roundtrip_unprivileged),
 	 T(unpack_mksquashfs_xz), T(unpack_mksquashfs_lzo), T(unpack_mksquashfs_lz4), T(unpack_drops_setid_files_by_default),
 	 T(probe), T(unpack_truncated_fails),
 	 T(unpack_corrupt_never_crashes), T(unpack_garbage_directory_table_fails), T(exclude_callback),
-	 T(source_date_epoch), T(pack_failure_leaves_no_temp_file), T(pack_options),
+	 T(source_date_epoch), T(pack_failure_leaves_no_temp_file), T(pack_options), T(pack_no_data_compression),
 	 T(unpack_refuses_existing_entries))

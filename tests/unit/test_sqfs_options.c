@@ -16,6 +16,11 @@ TEST(enroot_defaults_and_common_forms)
 	ASSERT_OK(sqfs_parse_options("-comp gzip -noD -exit-on-error -b 1M", &o, &st, &err), &err);
 	ASSERT_STREQ(o.compressor, "gzip");
 	ASSERT_EQ(o.block_size, 1 << 20);
+	ASSERT_TRUE(o.no_data_compression);
+	free(st);
+	o = (struct sqfs_pack_opts){0};
+	ASSERT_OK(sqfs_parse_options("-comp zstd", &o, &st, &err), &err);
+	ASSERT_TRUE(!o.no_data_compression);
 	free(st);
 	o = (struct sqfs_pack_opts){0};
 	ASSERT_OK(sqfs_parse_options(NULL, &o, &st, &err), &err);

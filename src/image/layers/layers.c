@@ -1139,10 +1139,7 @@ static void report_dangling(struct ctx *c)
 
 static int run(struct ctx *c, size_t n, const char *out_path)
 {
-	struct sqfs_pack_opts popts = {
-		.compressor = c->o->compressor, .level = c->o->level, .block_size = c->o->block_size};
-
-	if (sqfs_tree_writer_new(&c->w, out_path, &popts, c->now, c->err) < 0)
+	if (sqfs_tree_writer_new(&c->w, out_path, &c->o->pack, c->now, c->err) < 0)
 		return -1;
 	c->root = xcalloc(1, sizeof(*c->root));
 	c->root->t.name = xstrdup("");

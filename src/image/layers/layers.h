@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "image/layers/layer_reader.h"
+#include "image/squashfs/sqfs_pack.h"
 
 #include "util/error.h"
 
@@ -27,10 +28,9 @@ struct extra_file {
 };
 
 struct layers_opts {
-	/* As struct sqfs_pack_opts: NULL/0 give zstd level 3, 128 KiB blocks. */
-	const char *compressor;
-	int level;
-	unsigned block_size;
+	/* Compressor, level, block size, -noD (zeros: zstd level 3, 128 KiB
+	 * blocks); exclude is not used. */
+	struct sqfs_pack_opts pack;
 	const struct extra_file *extra;
 	size_t n_extra;
 	/* Directories to create (with missing parents, 0755 root) unless the image

@@ -48,6 +48,8 @@ int sqfs_parse_options(const char *text, struct sqfs_pack_opts *opts, char **ret
 			goto fail;
 		if (comp) {
 			opts->compressor = v;
+		} else if (!strcmp(t, "-noD") || !strcmp(t, "-noDataCompression")) {
+			opts->no_data_compression = true;
 		} else if (level && parse_number(v, 22, &n) == 0) {
 			opts->level = (int)n;
 		} else if (block && parse_number(v, 1 << 20, &n) == 0) {

@@ -7,9 +7,10 @@
 #include "image/squashfs/sqfs_pack.h"
 #include "util/error.h"
 
-/* Understands -comp NAME, -Xcompression-level N, -b SIZE[K|M]; options that
- * only tune mksquashfs itself (-noD, -exit-on-error, -no-xattrs...) are
- * accepted and ignored. opts->compressor points into *ret_storage. */
+/* Understands -comp NAME, -Xcompression-level N, -b SIZE[K|M] and -noD
+ * (data blocks stored uncompressed, enroot's default "-comp lzo -noD");
+ * options that only tune mksquashfs itself (-exit-on-error, -no-xattrs...)
+ * are accepted and ignored. opts->compressor points into *ret_storage. */
 int sqfs_parse_options(const char *text, struct sqfs_pack_opts *opts, char **ret_storage, struct error *err);
 
 #endif

@@ -16,6 +16,8 @@ struct sqfs_pack_opts {
 	int level;
 	/* 0: 128 KiB. A power of two from 4 KiB to 1 MiB. */
 	unsigned block_size;
+	/* -noD: file data stored uncompressed (metadata still compressed). */
+	bool no_data_compression;
 	/* Return true to leave out an entry (and, for a directory, all below it).
 	 * relpath has no leading slash ("etc/passwd"); st is from lstat. */
 	bool (*exclude)(const char *relpath, const struct stat *st, void *arg);

@@ -236,7 +236,8 @@ int sqfs_tree_file_begin(struct sqfs_tree_writer *w, struct sqfs_tree_inode *ino
 {
 	/* The processor keeps &ino->file and updates the inode from its
 	 * threads until finish; inodes never move or get freed before that. */
-	int r = sqfs_block_processor_begin_file(w->proc, &ino->file, NULL, 0);
+	int r = sqfs_block_processor_begin_file(w->proc, &ino->file, NULL,
+						w->opts->no_data_compression ? SQFS_BLK_DONT_COMPRESS : 0);
 
 	if (r != 0)
 		return fail_sqfs(err, r, "compress file data");

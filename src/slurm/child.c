@@ -133,14 +133,33 @@ int child_exec_fn(void *data)
 	return 127;
 }
 
+static volatile sig_atomic_t got_sigterm;
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	got_sigterm = 1;
+}
+
 int child_wait(pid_t pid, bool untraced, int *status)
 {
+	struct sigaction sa = {.sa_handler = on_sigterm}, old;
+	bool forwarded = false;
 	pid_t r;
 
-	do
+	/* No SA_RESTART: waitpid returns EINTR and the signal is passed on. */
+	sigemptyset(&sa.sa_mask);
+	got_sigterm = 0;
+	sigaction(SIGTERM, &sa, &old);
+	do {
 		r = waitpid(pid, status, untraced ? WUNTRACED : 0);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -1 : 0;
+		if (r < 0 && errno == EINTR && got_sigterm && !forwarded) {
+			kill(pid, SIGTERM);
+			forwarded = true;
+		}
+	} while (r < 0 && errno == EINTR);
+	sigaction(SIGTERM, &old, NULL);
+	return r < 0 ? -1 : forwarded ? 1 : 0;
 }
 
 char *child_log_read(int log_fd, size_t *ret_len)

@@ -34,7 +34,9 @@ int child_exec_fn(void *data);
 int child_spawn(const struct identity *id, int log_fd, child_fn fn, void *data, pid_t *ret_pid);
 /* The same with stdout and stderr apart. */
 int child_spawn2(const struct identity *id, int out_fd, int err_fd, child_fn fn, void *data, pid_t *ret_pid);
-/* waitpid with EINTR retry; untraced: also return when it stops. */
+/* waitpid with EINTR retry; untraced: also return when it stops.  A
+ * SIGTERM received meanwhile (scancel, the step's end) is passed on to the
+ * child, as pyxis does: then 1. */
 int child_wait(pid_t pid, bool untraced, int *status);
 
 #endif

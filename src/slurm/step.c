@@ -207,6 +207,15 @@ static void print_status(pid_t pid, int status)
 		slurm_error("capsa: child %ld terminated with signal %d", (long)pid, WTERMSIG(status));
 }
 
+static int wait_logged(pid_t pid, bool untraced, int *status)
+{
+	int r = child_wait(pid, untraced, status);
+
+	if (r > 0)
+		slurm_info("capsa: received SIGTERM, forwarding to child %ld", (long)pid);
+	return r < 0 ? -1 : 0;
+}
+
 /* capsa's warnings reach the user, as on a terminal. */
 static void forward_warnings(int log_fd)
 {
@@ -249,7 +258,7 @@ static int capsa_run_ex(char **job_env, const char *const *args, char **out, cha
 		slurm_error("capsa: could not fork: %s", strerror(errno));
 		return -1;
 	}
-	if (child_wait(pid, false, &status) < 0) {
+	if (wait_logged(pid, false, &status) < 0) {
 		slurm_error("capsa: waitpid failed: %s", strerror(errno));
 		return -1;
 	}
@@ -677,7 +686,7 @@ static int run_importer(char **job_env, const char *verb, const char *uri, char 
 	ex = (struct child_exec){step.config->importer, argv, envp};
 	r = child_spawn2(&step.id, out_fd, err_fd, child_exec_fn, &ex, &pid);
 	strv_free(envp);
-	if (r < 0 || child_wait(pid, false, &status) < 0) {
+	if (r < 0 || wait_logged(pid, false, &status) < 0) {
 		slurm_error("capsa: couldn't run the importer: %s", strerror(errno));
 		return -1;
 	}
@@ -820,7 +829,7 @@ static int start_container(char **job_env)
 		slurm_error("capsa: could not fork: %s", strerror(errno));
 		return -1;
 	}
-	r = child_wait(pid, true, &status);
+	r = wait_logged(pid, true, &status);
 	unlink(conf);
 	if (r == 0 && WIFSTOPPED(status)) {
 		step.shm->pid = pid;

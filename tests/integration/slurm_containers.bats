@@ -330,6 +330,34 @@ make_importer() {
 
 # --- (4) sbatch, salloc -----------------------------------------------------------------
 
+@test "scancel during an import: SIGTERM is passed on to the importer; the step ends cleanly" {
+	local job i
+	install -d -m 0777 "$T/imp"
+	cat >"$T/slow-importer" <<-EOF
+		#!/bin/sh
+		[ "\$1" = get ] || exit 0
+		trap 'echo term >"$T/imp/got-term"; exit 143' TERM
+		echo started >"$T/imp/started"
+		while :; do sleep 0.1; done
+	EOF
+	chmod 0755 "$T/slow-importer"
+	slurm_containers_setup "importer=$T/slow-importer"
+	slurm_as_user srun -N1 -J slowimport --container-image=slow true >"$T/srun.out" 2>&1 &
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$T/imp/started" ] && break
+		sleep 0.1
+	done
+	assert_exists "$T/imp/started"
+	job=$(squeue -h -n slowimport -o %i)
+	[ -n "$job" ]
+	scancel "$job"
+	wait || true
+	assert_exists "$T/imp/got-term"
+	grep -q "capsa: received SIGTERM, forwarding to child" "$CAPSA_SLURM_DIR"/log/slurmd-*.log ||
+		{ tail -20 "$CAPSA_SLURM_DIR"/log/slurmd-*.log >&2; cat "$T/srun.out" >&2; false; }
+	assert_runtime_clean
+}
+
 @test "sbatch with #SBATCH --container-image: the script runs inside, its srun inherits" {
 	printf '#!/bin/sh\n#SBATCH --container-image=%s\ngrep ^ID= /etc/os-release\ntest -r "$0" && echo script-visible\n' "$SQSH" >"$SWORK/job.sh"
 	chown "$TUID" "$SWORK/job.sh"

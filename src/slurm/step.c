@@ -41,8 +41,9 @@ struct shared {
 	atomic_int init_tasks;
 	atomic_int started_tasks;
 	atomic_int completed_tasks;
-	pid_t pid;    /* the stopped container shell */
+	pid_t pid;    /* the stopped container shell (environ, cwd) */
 	pid_t ns_pid; /* whose namespaces the tasks join */
+	bool own_pid; /* pid is this step's (ended with it) */
 	bool created; /* a temporary named rootfs exists (remove it) */
 };
 
@@ -60,6 +61,7 @@ static struct step {
 	long existing;		 /* -1 absent, 0 exists, >0 running pid */
 	bool reuse_rootfs;
 	bool attach;		    /* join the namespaces of existing */
+	bool attach_direct;	    /* existing is another step's unnamed container */
 	bool direct;		    /* start the squashfs itself (no rootfs) */
 	char squashfs[PATH_MAX];    /* the image to start or create from */
 	bool tmp_squashfs;	    /* squashfs is our import */
@@ -477,6 +479,108 @@ static struct shared *shared_create(void)
 	return shm;
 }
 
+/* --- unnamed containers a later step attaches to by JOBID.STEPID --------- */
+
+static int unlink_fn(void *data)
+{
+	return unlink(data) == 0 || errno == ENOENT ? 0 : 1;
+}
+
+/* Started directly, an unnamed container has no rootfs for `capsa list` to
+ * find: runtime_path/<uid>/<its name>.pid holds its shell's pid while it
+ * runs.  Written and read as the user, in children (only system calls). */
+struct marker {
+	char path[PATH_MAX];
+	char text[32];
+};
+
+static int marker_write_fn(void *data)
+{
+	const struct marker *m = data;
+	int fd = open(m->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	size_t n = strlen(m->text);
+
+	return fd < 0 || write(fd, m->text, n) != (ssize_t)n || close(fd) < 0 ? 1 : 0;
+}
+
+static int marker_read_fn(void *data)
+{
+	const struct marker *m = data;
+	char buf[32];
+	int fd = open(m->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	return n > 0 && write(1, buf, (size_t)n) == n ? 0 : 1;
+}
+
+static void marker_path(struct marker *m)
+{
+	snprintf(m->path, sizeof(m->path), "%s/%s.pid", step.user_dir, step.name);
+}
+
+static void marker_write(void)
+{
+	struct marker m;
+	pid_t pid;
+	int status;
+
+	marker_path(&m);
+	snprintf(m.text, sizeof(m.text), "%ld\n", (long)step.shm->pid);
+	if (child_spawn(&step.id, -1, marker_write_fn, &m, &pid) == 0)
+		child_wait(pid, false, &status);
+}
+
+static void marker_unlink(void)
+{
+	struct marker m;
+	pid_t pid;
+	int status;
+
+	marker_path(&m);
+	if (child_spawn(&step.id, -1, unlink_fn, m.path, &pid) == 0)
+		child_wait(pid, false, &status);
+}
+
+/* The running unnamed container's shell, or -1. */
+static long marker_read(void)
+{
+	_cleanup_close_ int log_fd = child_log_open();
+	_cleanup_free_ char *text = NULL;
+	struct marker m;
+	char proc[32];
+	struct stat st;
+	pid_t pid;
+	int status;
+	long v;
+
+	marker_path(&m);
+	if (log_fd < 0 || child_spawn2(&step.id, log_fd, -1, marker_read_fn, &m, &pid) < 0 ||
+	    child_wait(pid, false, &status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	text = child_log_read(log_fd, NULL);
+	v = text != NULL ? strtol(text, NULL, 10) : 0;
+	snprintf(proc, sizeof(proc), "/proc/%ld", v);
+	/* A stale pid reused by another process is not the container. */
+	if (v <= 1 || stat(proc, &st) < 0 || st.st_uid != step.id.uid)
+		return -1;
+	return v;
+}
+
+static bool is_step_name(const char *name)
+{
+	const char *p = name;
+
+	if (name == NULL || *p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p++ != '.' || *p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '\0' || *p == ':';
+}
+
 static int lookup_container(void)
 {
 	static const char *const list[] = {"list", "-f", NULL};
@@ -490,6 +594,10 @@ static int lookup_container(void)
 		return defer("couldn't get list of containers%s%s", log && *log ? ": " : "", log ? log : "");
 	}
 	step.existing = container_lookup(out != NULL ? out : "", step.name);
+	if (step.existing < 0 && is_step_name(step.args->name)) {
+		step.existing = marker_read();
+		step.attach_direct = step.existing > 0;
+	}
 	return 0;
 }
 
@@ -583,11 +691,6 @@ int step_user_init(spank_t sp)
 }
 
 /* --- task_init (every task, as the user) --------------------------------- */
-
-static int unlink_fn(void *data)
-{
-	return unlink(data) == 0 || errno == ENOENT ? 0 : 1;
-}
 
 /* As the job user: unlink the step's temporary squashfs. */
 static void unlink_tmp_squashfs(void)
@@ -833,6 +936,7 @@ static int start_container(char **job_env)
 	unlink(conf);
 	if (r == 0 && WIFSTOPPED(status)) {
 		step.shm->pid = pid;
+		step.shm->own_pid = true;
 		if (a->entrypoint_log == SPANK_YES) {
 			_cleanup_free_ char *log = child_log_read(log_fd, NULL);
 			for (char *line, *rest = log; log != NULL && (line = strsep(&rest, "\n")) != NULL;)
@@ -982,9 +1086,14 @@ static int setup_container(char **job_env)
 	} else {
 		send_state_alone(job_env, "self");
 	}
-	if (start_container(job_env) < 0) {
+	if (step.attach_direct) {
+		/* Its stopped shell has the container's environment and cwd. */
+		step.shm->pid = (pid_t)step.existing;
+	} else if (start_container(job_env) < 0) {
 		unlink_tmp_squashfs();
 		return -1;
+	} else if (step.direct) {
+		marker_write();
 	}
 	/* squashfuse holds the image open: its name can go now, so nothing is
 	 * left behind in runtime_path even if the step is killed. */
@@ -1217,7 +1326,8 @@ int step_task_init(spank_t sp)
 	/* The last task lets the container shell exit; the tasks hold the
 	 * namespaces.  Started directly, it keeps squashfuse (the rootfs)
 	 * alive instead, until Slurm ends the step. */
-	if ((uint32_t)atomic_fetch_add(&step.shm->started_tasks, 1) + 1 == step.local_tasks && !step.direct)
+	if ((uint32_t)atomic_fetch_add(&step.shm->started_tasks, 1) + 1 == step.local_tasks && !step.direct &&
+	    step.shm->own_pid)
 		kill(step.shm->pid, SIGCONT);
 	return 0;
 }
@@ -1281,7 +1391,7 @@ static void end_container_shell(void)
 	struct timespec t0, t;
 	long left = 1000;
 
-	if (step.shm->pid <= 0)
+	if (step.shm->pid <= 0 || !step.shm->own_pid)
 		return;
 	pids[0] = step.shm->pid;
 	n = 1 + children_of(pids[0], pids + 1, ARRAY_SIZE(pids) - 1);
@@ -1304,6 +1414,8 @@ static void end_container_shell(void)
 
 static void cleanup(void)
 {
+	if (step.direct && step.shm->own_pid)
+		marker_unlink();
 	end_container_shell();
 	unlink_tmp_squashfs();
 	if (step.bcast)

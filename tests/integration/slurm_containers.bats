@@ -157,6 +157,29 @@ assert_runtime_clean() {
 	wait
 }
 
+@test "--container-name=JOBID.STEPID attaches to a running unnamed container started from its squashfs" {
+	local node=${CAPSA_SLURM_NODES%%,*} job
+	slurm_as_user srun -N1 -w "$node" -J unnamed --container-image="$SQSH" \
+		sh -c 'echo inside >/tmp/inside; readlink /proc/self/ns/mnt; sleep 30' >"$T/unnamed.out" 2>&1 &
+	for _ in $(seq 100); do
+		grep -q '^mnt:' "$T/unnamed.out" && break
+		sleep 0.1
+	done
+	job=$(squeue -h -n unnamed -o %i)
+	[ -n "$job" ]
+	run slurm_as_user srun -N1 -w "$node" --container-name="$job.0" sh -c 'cat /tmp/inside; readlink /proc/self/ns/mnt'
+	assert_success
+	assert_line_eq "inside"
+	assert_line_eq "$(grep '^mnt:' "$T/unnamed.out")"
+	slurm_as_user scancel -n unnamed
+	wait || true
+	assert_runtime_clean
+	# Ended: the name is gone with it.
+	run slurm_as_user srun -N1 -w "$node" --container-name="$job.0" true
+	assert_failure
+	assert_output_contains "does not exist"
+}
+
 @test "--container-mounts, --container-workdir, --container-env, LANG stripped" {
 	echo "from the host" >"$SWORK/hostfile"
 	chown "$TUID" "$SWORK/hostfile"

@@ -7,6 +7,8 @@ LIBEXECDIR ?= $(PREFIX)/libexec/capsa
 SYSCONFDIR ?= /etc/capsa
 DATADIR    ?= $(PREFIX)/share/capsa
 MANDIR     ?= $(PREFIX)/share/man
+# Where pyxis installs spank_pyxis.so; plugstack.conf names the full path.
+SLURM_PLUGINDIR ?= $(PREFIX)/lib/slurm
 DESTDIR    ?=
 
 BUILD ?= release
@@ -139,6 +141,12 @@ install: all
 	install -m 644 conf/mounts.d/*.fstab $(DESTDIR)$(SYSCONFDIR)/mounts.d/
 	install -m 644 conf/environ.d/*.env $(DESTDIR)$(SYSCONFDIR)/environ.d/
 	install -m 644 man/capsa.1 $(DESTDIR)$(MANDIR)/man1/capsa.1
+ifeq ($(WITH_SLURM),1)
+	install -d $(DESTDIR)$(SLURM_PLUGINDIR) $(DESTDIR)$(DATADIR)
+	install -m 755 $(O)/spank_capsa.so $(DESTDIR)$(SLURM_PLUGINDIR)/spank_capsa.so
+	printf 'required %s/spank_capsa.so capsa_path=%s/capsa\n' '$(SLURM_PLUGINDIR)' '$(BINDIR)' \
+		>$(DESTDIR)$(DATADIR)/plugstack-capsa.conf
+endif
 
 clean:
 	rm -rf build capsa

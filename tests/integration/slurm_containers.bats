@@ -441,6 +441,28 @@ make_importer() {
 	assert_output_contains "capsa: couldn't create /proc/nope: No such file or directory"
 }
 
+@test "make install: the installed plugin, capsa and capsa-image run steps from the sample plugstack line" {
+	local inst=$T/inst src build
+	src=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	build=install-test-$$
+	make -C "$src" -s -j2 BUILD="$build" PREFIX="$inst" SYSCONFDIR="$inst/etc" install >/dev/null
+	rm -rf "${src:?}/build/$build"
+	assert_exists "$inst/lib/slurm/spank_capsa.so"
+	assert_exists "$inst/libexec/capsa/capsa-image"
+	[ "$(cat "$inst/share/capsa/plugstack-capsa.conf")" = \
+		"required $inst/lib/slurm/spank_capsa.so capsa_path=$inst/bin/capsa" ]
+	echo "$(cat "$inst/share/capsa/plugstack-capsa.conf") runtime_path=$RT sysconf_path=$SYSCONF" \
+		>"$CAPSA_SLURM_PLUGSTACK_DIR/capsa.conf"
+	run slurm_as_user srun -N1 --container-image="$SQSH" grep ^ID= /etc/os-release
+	assert_success
+	assert_line_eq "ID=capsa-busybox"
+	# A named container is `capsa create`d: capsa-image found in LIBEXECDIR.
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-name=installed grep ^ID= /etc/os-release
+	assert_success
+	assert_line_eq "ID=capsa-busybox"
+	assert_runtime_clean
+}
+
 @test "a capsa_path that does not exist fails the step, saying so" {
 	slurm_containers_setup capsa_path=/nonexistent/capsa
 	run slurm_as_user srun -N1 --container-image="$SQSH" true

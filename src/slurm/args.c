@@ -3,7 +3,9 @@
  * help texts (srun --help is part of the interface users rely on), parsed by
  * options.c into one file-static state that lives as long as the plugin. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "slurm/plugin.h"
 #include "util/cleanup.h"
@@ -42,12 +44,46 @@ static int report(int r, const struct error *err)
 		return report(spank_args_set_flag(&args, flag, val, &err), &err);                            \
 	}
 
+/* Slurm forwards only the last value of a repeated option to slurmstepd
+ * (and the batch step), but --container-mounts and --container-env
+ * accumulate: srun, sbatch and salloc put every value given into the job
+ * environment, where the remote side takes the whole list back. */
+static struct repeated {
+	const char *var;
+	char *values; /* joined with "," */
+	int count;
+} repeated_mounts = {"CAPSA_CONTAINER_MOUNTS_ALL", NULL, 0},
+  repeated_env = {"CAPSA_CONTAINER_ENV_ALL", NULL, 0};
+
+static void repeated_add(struct repeated *r, const char *v)
+{
+	char *joined = NULL;
+
+	if (r->values == NULL)
+		joined = strdup(v);
+	else if (asprintf(&joined, "%s,%s", r->values, v) < 0)
+		joined = NULL;
+	free(r->values);
+	r->values = joined;
+	r->count++;
+}
+
+#define LIST_OPTION(fn, setter, rep)                                                                         \
+	static int fn(int val, const char *optarg, int remote)                                               \
+	{                                                                                                    \
+		struct error err = ERROR_INIT;                                                               \
+		(void)val;                                                                                   \
+		if (!remote)                                                                                 \
+			repeated_add(&rep, optarg);                                                          \
+		return report(setter(&args, optarg, &err), &err);                                            \
+	}
+
 VALUE_OPTION(opt_image, spank_args_set_image)
-VALUE_OPTION(opt_mounts, spank_args_add_mounts)
+LIST_OPTION(opt_mounts, spank_args_add_mounts, repeated_mounts)
 VALUE_OPTION(opt_workdir, spank_args_set_workdir)
 VALUE_OPTION(opt_name, spank_args_set_name)
 VALUE_OPTION(opt_save, spank_args_set_save)
-VALUE_OPTION(opt_env, spank_args_add_env)
+LIST_OPTION(opt_env, spank_args_add_env, repeated_env)
 VALUE_OPTION(opt_unshare, spank_args_add_unshare)
 FLAG_OPTION(opt_mount_home, SPANK_MOUNT_HOME)
 FLAG_OPTION(opt_remap_root, SPANK_REMAP_ROOT)
@@ -142,6 +178,10 @@ void args_drop_mounts(void)
 void args_release(void)
 {
 	spank_args_free(&args);
+	free(repeated_mounts.values);
+	free(repeated_env.values);
+	repeated_mounts = (struct repeated){repeated_mounts.var, NULL, 0};
+	repeated_env = (struct repeated){repeated_env.var, NULL, 0};
 }
 
 /* An environment variable of the job (remote: spank_getenv, bounded) or of
@@ -237,6 +277,37 @@ void args_env_defaults(spank_t sp)
 		if (v != NULL)
 			apply_env_default(&env_defaults[i], v);
 	}
+}
+
+void args_export_repeated(void)
+{
+	struct repeated *reps[] = {&repeated_mounts, &repeated_env};
+
+	for (size_t i = 0; i < ARRAY_SIZE(reps); i++)
+		if (reps[i]->count > 1 && reps[i]->values != NULL)
+			setenv(reps[i]->var, reps[i]->values, 1);
+}
+
+void args_import_repeated(spank_t sp)
+{
+	_cleanup_free_ char *buf = malloc(SPANK_LIST_MAX + 2);
+	struct error err = ERROR_INIT;
+	const char *v;
+
+	if (buf == NULL)
+		return;
+	/* Only for an option given: the value forwarded is then one of them. */
+	env_value(sp, repeated_mounts.var, buf, SPANK_LIST_MAX + 2, &v);
+	if (v != NULL && args.mounts_len > 0) {
+		args_drop_mounts();
+		report(spank_args_add_mounts(&args, v, &err), &err);
+	}
+	env_value(sp, repeated_env.var, buf, SPANK_LIST_MAX + 2, &v);
+	if (v != NULL && args.env_len > 0)
+		report(spank_args_add_env(&args, v, &err), &err);
+	/* Not for the tasks (nor for an srun inside a batch script). */
+	spank_unsetenv(sp, repeated_mounts.var);
+	spank_unsetenv(sp, repeated_env.var);
 }
 
 void args_warn_ignored(void)

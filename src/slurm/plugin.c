@@ -65,8 +65,11 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	if (ctx != S_CTX_LOCAL && ctx != S_CTX_ALLOCATOR && ctx != S_CTX_REMOTE)
 		return 0;
 
+	if (ctx == S_CTX_REMOTE)
+		args_import_repeated(sp);
 	args_env_defaults(sp);
 	if (ctx != S_CTX_REMOTE) {
+		args_export_repeated();
 		args_warn_ignored();
 		return 0;
 	}

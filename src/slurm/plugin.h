@@ -16,6 +16,12 @@ int args_register(spank_t sp);
  * their errors are reported but never fatal, as in pyxis. */
 void args_env_defaults(spank_t sp);
 
+/* srun/sbatch/salloc: every value of a repeated --container-mounts or
+ * --container-env into the job environment; slurmstepd: taken back from
+ * there (Slurm forwards only the last one). */
+void args_export_repeated(void);
+void args_import_repeated(spank_t sp);
+
 /* srun/sbatch/salloc: warn about options that are ignored because neither
  * --container-image nor --container-name is set. */
 void args_warn_ignored(void);

@@ -195,7 +195,19 @@ assert_runtime_clean() {
 	assert_line_eq "C.UTF-8"
 	run slurm_as_user srun -N1 --container-image="$SQSH" --container-workdir=/nonexistent true
 	assert_failure
-	assert_output_contains "capsa: couldn't chdir to /nonexistent: No such file or directory"
+	assert_output_contains "capsa: couldn't chdir to /nonexistent: No such file or directory"	# Repeated --container-mounts accumulate (Slurm forwards only the last
+	# value; the plugin carries the rest), in srun and sbatch.
+	run slurm_as_user srun -N1 --container-image="$SQSH" --container-mounts="$SWORK:/w1" \
+		--container-mounts="$SWORK:/w2:ro" sh -c 'cat /w1/hostfile /w2/hostfile; echo "all=${CAPSA_CONTAINER_MOUNTS_ALL-unset}"'
+	assert_success
+	[ "$(grep -c '^from the host$' <<<"$output")" -eq 2 ] || { echo "$output" >&2; false; }
+	assert_line_eq "all=unset"
+	printf '#!/bin/sh\n#SBATCH --container-image=%s\n#SBATCH --container-mounts=%s:/b1\n#SBATCH --container-mounts=%s:/b2\ncat /b1/hostfile /b2/hostfile\n' \
+		"$SQSH" "$SWORK" "$SWORK" >"$SWORK/mounts.sh"
+	chown "$TUID" "$SWORK/mounts.sh"
+	run slurm_as_user sbatch --wait -N1 -o "$SWORK/mounts.out" "$SWORK/mounts.sh"
+	assert_success
+	[ "$(grep -c '^from the host$' "$SWORK/mounts.out")" -eq 2 ] || { cat "$SWORK/mounts.out" >&2; false; }
 }
 
 @test "--container-remap-root, --container-writable/readonly, seccomp filter" {

@@ -25,41 +25,6 @@ wait_http() {
 	return 1
 }
 
-# start_proxy NAME PORT UPSTREAM [ARGS...]: a faultproxy with rules
-# $REG_DIR/fp/NAME.rules and log $REG_DIR/fp/NAME.log, on PORT or, when PORT is
-# empty, on a port free on 127.0.0.1 and $FP_ALT (tried again on another one
-# if something takes it before the proxy binds it).  Sets FP_STARTED_PORT.
-start_proxy() {
-	local name=$1 fixed=$2 up=$3 port pid st alt=() addrs=(--addr 127.0.0.1) i try
-	shift 3
-	[ -z "$FP_ALT" ] || addrs+=(--addr "$FP_ALT")
-	echo '[]' >"$REG_DIR/fp/$name.rules"
-	for try in 1 2 3 4 5; do
-		port=$fixed
-		[ -n "$port" ] || port=$(python3 "$REG/freeport.py" "${addrs[@]}") || return 1
-		[ -z "$FP_ALT" ] || alt=(--alt-listen "$FP_ALT:$port")
-		rm -f "$REG_DIR/fp/$name.pid"
-		setsid python3 "$REG/faultproxy.py" --listen "127.0.0.1:$port" "${alt[@]}" --upstream "$up" \
-			--rules "$REG_DIR/fp/$name.rules" --log "$REG_DIR/fp/$name.log" \
-			--pidfile "$REG_DIR/fp/$name.pid" "$@" >>"$REG_DIR/fp/$name.err" 2>&1 </dev/null &
-		pid=$!
-		# The pid file appears once every listener is bound.
-		for ((i = 0; i < 150; i++)); do
-			if [ -s "$REG_DIR/fp/$name.pid" ]; then
-				FP_STARTED_PORT=$port
-				return 0
-			fi
-			{ read -r st <"/proc/$pid/stat"; } 2>/dev/null || break
-			st=${st##*) }
-			[ "${st%% *}" != Z ] || break
-			sleep 0.1
-		done
-		[ -z "$fixed" ] || break
-	done
-	echo "faultproxy $name did not start on port $port (attempt $try):" >&2
-	tail -n 5 "$REG_DIR/fp/$name.err" >&2
-	return 1
-}
 
 # Builds big:latest (busybox + one 16 MiB layer of random bytes) and its
 # expected tree, and pushes it to the plain registry.
@@ -140,15 +105,7 @@ setup_file() {
 
 teardown_file() {
 	[ -n "${REG_DIR:-}" ] || return 0
-	local f pid
-	for f in "$REG_DIR"/fp/*.pid; do
-		[ -s "$f" ] || continue
-		pid=$(cat "$f")
-		# Only our proxy: its command line names this test bed's directory.
-		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$REG_DIR/fp/"; then
-			kill "$pid" 2>/dev/null || true
-		fi
-	done
+	stop_proxies
 	registry_bed_stop
 }
 
@@ -164,11 +121,6 @@ setup() {
 
 teardown() { capsa_teardown; }
 
-# rules NAME JSON: replace the proxy's rules (its counters start again).
-rules() {
-	printf '%s\n' "$2" >"$REG_DIR/fp/$1.rules.new"
-	mv -f "$REG_DIR/fp/$1.rules.new" "$REG_DIR/fp/$1.rules"
-}
 
 # plog NAME PYTHON-EXPR: evaluate EXPR over the proxy's log, L = the records.
 plog() {

@@ -21,10 +21,17 @@ setup_file() {
 	if [ -z "$REG_SKIP" ]; then
 		"$REG/push.sh" "$REG_DIR" >&3 2>&1
 		chmod -R a+rX "$REG_DIR"
+		# A fault proxy in front of it, to take the registry down.
+		mkdir -p "$REG_DIR/fp"
+		# shellcheck source=/dev/null
+		. "$REG_DIR/env.sh"
+		start_proxy slurm "" "http://$CAPSA_REGISTRY_PLAIN"
+		export FP_SLURM_PORT=$FP_STARTED_PORT
 	fi
 }
 
 teardown_file() {
+	[ -z "${REG_DIR:-}" ] || stop_proxies
 	registry_bed_stop
 	slurm_bed_stop
 }
@@ -177,4 +184,25 @@ assert_runtime_clean() {
 		[ "$(node_images "$n" | wc -l)" -eq 1 ] || { echo "$n: $(node_images "$n")" >&2; false; }
 	done
 	assert_runtime_clean
+}
+
+@test "registry down: a stored tag starts with capsa's warning; an unknown one fails fast; nothing is left" {
+	local fp=127.0.0.1:$FP_SLURM_PORT node=${CAPSA_SLURM_NODES%%,*} t0
+	rules slurm '[]'
+	run slurm_as_user srun -N1 -w "$node" --container-image="docker://$fp#busybox:latest" true
+	assert_success
+	rules slurm '[{"path": "/v2/", "action": "status", "status": 503}]'
+	run slurm_as_user srun -N1 -w "$node" --container-image="docker://$fp#busybox:latest" grep ^ID= /etc/os-release
+	assert_success
+	assert_line_eq "ID=busybox"
+	assert_output_contains "[WARN]"
+	assert_output_contains "using the image stored for"
+	t0=$SECONDS
+	run slurm_as_user srun -N1 -w "$node" --container-image="docker://$fp#other:latest" true
+	assert_failure
+	assert_output_contains "capsa: failed to import docker image: docker://$fp#other:latest"
+	assert_output_contains "503"
+	[ $((SECONDS - t0)) -lt 30 ]
+	assert_runtime_clean
+	rules slurm '[]'
 }

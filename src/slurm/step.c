@@ -288,12 +288,33 @@ static int defer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --- init_post_opt (root): the user's directory under runtime_path ------- */
 
+/* runtime_path/<uid>, made the user's in one step: created under a
+ * temporary name, chowned, then renamed into place, so a concurrent step
+ * never sees it root's. */
+static int create_user_dir(int dfd, const char *uid)
+{
+	char tmp[64];
+
+	snprintf(tmp, sizeof(tmp), ".%s.%ld", uid, (long)getpid());
+	if (mkdirat(dfd, tmp, 0700) < 0)
+		return -1;
+	if (fchownat(dfd, tmp, step.id.uid, step.id.gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (renameat2(dfd, tmp, dfd, uid, RENAME_NOREPLACE) < 0 && errno != EEXIST)) {
+		int e = errno;
+
+		unlinkat(dfd, tmp, AT_REMOVEDIR);
+		errno = e;
+		return -1;
+	}
+	unlinkat(dfd, tmp, AT_REMOVEDIR); /* another step's won: ours is left */
+	return 0;
+}
+
 static int runtime_dir(void)
 {
 	_cleanup_close_ int dfd = -1, fd = -1;
 	char uid[16];
 	struct stat st;
-	bool created = false;
 
 	snprintf(uid, sizeof(uid), "%u", (unsigned)step.id.uid);
 	/* runtime_path is the admin's: created like slurmd does in pyxis, and
@@ -306,19 +327,12 @@ static int runtime_dir(void)
 		return defer("couldn't open %s: %s", step.config->runtime_path, strerror(errno));
 	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
 		return defer("%s must be owned by root and not writable by others", step.config->runtime_path);
-	if (mkdirat(dfd, uid, 0700) == 0)
-		created = true;
-	else if (errno != EEXIST)
+	if (fstatat(dfd, uid, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT && create_user_dir(dfd, uid) < 0)
 		return defer("couldn't create %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
 	fd = openat(dfd, uid, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return defer("couldn't open %s/%s: %s", step.config->runtime_path, uid, strerror(errno));
-	if (created && fchown(fd, step.id.uid, step.id.gid) < 0) {
-		int e = errno;
-		unlinkat(dfd, uid, AT_REMOVEDIR);
-		return defer("couldn't chown %s/%s: %s", step.config->runtime_path, uid, strerror(e));
-	}
-	if (!created && (!S_ISDIR(st.st_mode) || st.st_uid != step.id.uid))
+	if (!S_ISDIR(st.st_mode) || st.st_uid != step.id.uid)
 		return defer("%s/%s is not a directory owned by uid %s", step.config->runtime_path, uid, uid);
 	return 0;
 }

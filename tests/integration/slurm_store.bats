@@ -206,3 +206,23 @@ assert_runtime_clean() {
 	assert_runtime_clean
 	rules slurm '[]'
 }
+
+@test "concurrent steps importing one image on a node: all run, one stored image, each layer fetched once" {
+	local node=${CAPSA_SLURM_NODES%%,*} i config
+	# The small config blob is fetched by each import that finds it missing.
+	config=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$PLAIN/v2/multilayer/manifests/latest" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])')
+	mark_log
+	for i in 1 2 3 4; do
+		slurm_as_user srun -N1 -w "$node" --overlap --container-image="docker://$PLAIN#multilayer:latest" \
+			cat /fx/wh/keep >"$T/c$i.out" 2>&1 &
+	done
+	wait
+	for i in 1 2 3 4; do
+		grep -qx keep "$T/c$i.out" || { cat "$T/c$i.out" >&2; false; }
+	done
+	[ "$(node_images "$node" | wc -l)" -eq 1 ]
+	[ -z "$(requests | grep '^GET .*/blobs/' | grep -v "$config" | cut -d' ' -f1,2 | sort | uniq -d)" ] ||
+		{ requests >&2; false; }
+	assert_runtime_clean
+}

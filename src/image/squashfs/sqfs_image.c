@@ -219,7 +219,7 @@ static int image_open_compressor(const char *path, struct sqfs_image *img, struc
 	if (r == 0)
 		r = sqfs_compressor_create(&cfg, &img->cmp);
 	if (r != 0 && img->super.compression_id == SQFS_COMP_LZO) {
-		if (sqfs_lzo_reader_new(img->super.block_size, &img->cmp, err) < 0)
+		if (sqfs_lzo_new(img->super.block_size, false, &img->cmp, err) < 0)
 			return error_prefix(err, "%s", path);
 		return 0;
 	}

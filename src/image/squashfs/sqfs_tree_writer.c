@@ -25,6 +25,7 @@
 #include <sqfs/super.h>
 #include <sqfs/xattr_writer.h>
 
+#include "image/squashfs/sqfs_lzo.h"
 #include "image/squashfs/sqfs_tree_writer.h"
 #include "image/squashfs/sqfs_image.h"
 #include "util/cleanup.h"
@@ -79,6 +80,16 @@ static int open_compressors(struct sqfs_tree_writer *w, size_t block_size, struc
 	cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
 	if (r == 0)
 		r = sqfs_compressor_create(&cfg, &w->uncmp);
+	/* Debian's libsquashfs has no lzo: liblzo2 does it (enroot's default). */
+	if (r == SQFS_ERROR_UNSUPPORTED && id == SQFS_COMP_LZO && w->opts->level == 0) {
+		if (w->cmp != NULL)
+			sqfs_destroy(w->cmp);
+		w->cmp = NULL;
+		if (sqfs_lzo_new((sqfs_u32)block_size, true, &w->cmp, err) < 0 ||
+		    sqfs_lzo_new((sqfs_u32)block_size, false, &w->uncmp, err) < 0)
+			return -1;
+		r = 0;
+	}
 	if (r == SQFS_ERROR_UNSUPPORTED)
 		return error_set(err, 0, "compressor '%s' is not supported by libsquashfs", name);
 	if (r != 0)

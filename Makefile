@@ -141,6 +141,8 @@ install: all
 	install -m 644 conf/mounts.d/*.fstab $(DESTDIR)$(SYSCONFDIR)/mounts.d/
 	install -m 644 conf/environ.d/*.env $(DESTDIR)$(SYSCONFDIR)/environ.d/
 	install -m 644 man/capsa.1 $(DESTDIR)$(MANDIR)/man1/capsa.1
+	install -d $(DESTDIR)$(DATADIR)/hooks.d
+	install -m 755 conf/hooks-extra/*.sh $(DESTDIR)$(DATADIR)/hooks.d/
 ifeq ($(WITH_SLURM),1)
 	install -d $(DESTDIR)$(SLURM_PLUGINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(O)/spank_capsa.so $(DESTDIR)$(SLURM_PLUGINDIR)/spank_capsa.so

@@ -1203,10 +1203,25 @@ static bool in_container_env(const char *name)
 	return false;
 }
 
+/* Per-task values of Slurm and its MPI plugins (and its GPU binding): the
+ * container has the first task's, so the task's own win (pyxis lets the
+ * first task's through: its #73, #47). */
+static bool task_owned(const char *name)
+{
+	static const char *const exact[] = {"CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL", "ROCR_VISIBLE_DEVICES"};
+
+	if (strncmp(name, "SLURM_", 6) == 0 || strncmp(name, "PMI_", 4) == 0 || strncmp(name, "PMIX_", 5) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
+		if (strcmp(name, exact[i]) == 0)
+			return true;
+	return false;
+}
+
 static int import_entry(const char *name, const char *value, void *data)
 {
 	struct env_import *imp = data;
-	spank_err_t rc = spank_setenv(imp->sp, name, value, in_container_env(name) ? 0 : 1);
+	spank_err_t rc = spank_setenv(imp->sp, name, value, in_container_env(name) || task_owned(name) ? 0 : 1);
 
 	if (rc != ESPANK_SUCCESS && rc != ESPANK_ENV_EXISTS) {
 		slurm_error("capsa: failed to set %s: %s", name, spank_strerror(rc));

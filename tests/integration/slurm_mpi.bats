@@ -17,8 +17,10 @@
 # directory (spmix_appdir_<uid>_<job>.<step>) on each node's own DIR/local.
 # The image is made offline from the host's own Open MPI and PMIx (ldd), so
 # the client libraries in the container match Slurm's PMIx server exactly.
-# The site hook in setup binds the step's PMIx server directory, as enroot's
-# extra 50-slurm-pmi.sh does for pyxis.  Without it, MPI still starts here:
+# setup enables capsa's conf/hooks-extra/50-slurm-pmi.sh (enroot's extra hook),
+# which binds the step's PMIx server directory and passes SLURM_*, PMIX_* and
+# PMI_* into the container; the tasks keep their own per-task values (the
+# pmi2 test fails if the first task's PMI_RANK leaks).  Without the hook, MPI still starts here:
 # the client reaches the server over tcp4://127.0.0.1 (capsa containers share
 # the host's network) and falls back from the ds21 shared-memory store, whose
 # files it cannot see, to gds/hash.
@@ -57,14 +59,10 @@ teardown_file() {
 setup() {
 	slurm_bed_setup
 	slurm_containers_setup
-	# The site's PMIx hook (pyxis sites install enroot's 50-slurm-pmi.sh):
-	# the step's PMIx server directory, with the gds/ds21 shared-memory
-	# store, bound at the same path in the container.
-	write_file "$SYSCONF/hooks.d/50-slurm-pmi.sh" 0755 <<-'EOF'
-		#!/bin/sh
-		[ -n "${SLURM_STEP_ID-}" ] && [ -n "${PMIX_SERVER_TMPDIR-}" ] || exit 0
-		echo "$PMIX_SERVER_TMPDIR $PMIX_SERVER_TMPDIR none x-create=dir,bind,rw,nosuid,nodev" >>"$ENROOT_MOUNTS"
-	EOF
+	# The PMIx hook capsa ships (enroot's extra 50-slurm-pmi.sh), enabled
+	# as a site does: copied into hooks.d.  It binds the step's PMIx server
+	# directory, with the gds/ds21 shared-memory store, into the container.
+	install -m 0755 "$BATS_TEST_DIRNAME/../../conf/hooks-extra/50-slurm-pmi.sh" "$SYSCONF/hooks.d/"
 	SQSH=$FIX/busybox.sqsh
 }
 

@@ -227,6 +227,27 @@ assert_runtime_clean() {
 	assert_output_contains "Read-only file system"
 }
 
+@test "--container-remap-root --container-writable: apt-get installs a package in a Debian image" {
+	local tarball=${CAPSA_TEST_CACHE:-$BATS_TEST_DIRNAME/../tmp/cache}/debian-bookworm.tar.gz
+	[ -f "$tarball" ] || skip "no Debian tarball yet (tests/registry/mkdebian.sh makes it, e.g. in import_debian.bats)"
+	mkdir -p "$T/deb" "$T/pkg/DEBIAN" "$T/pkg/usr/share/capsa-hello"
+	tar -xzf "$tarball" -C "$T/deb"
+	mksquashfs "$T/deb" "$T/deb.sqsh" -noappend -quiet -all-root -no-progress >/dev/null
+	printf 'Package: capsa-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: t\n' \
+		>"$T/pkg/DEBIAN/control"
+	echo "installed by apt" >"$T/pkg/usr/share/capsa-hello/hi"
+	dpkg-deb -b "$T/pkg" "$SWORK/hello.deb" >/dev/null
+	chmod a+r "$T/deb.sqsh" "$SWORK/hello.deb"
+	run slurm_as_user srun -N1 --container-image="$T/deb.sqsh" --container-remap-root --container-writable \
+		--container-mounts="$SWORK:/mnt" sh -c 'apt-get install -y /mnt/hello.deb >/tmp/apt.log 2>&1 || cat /tmp/apt.log
+			cat /usr/share/capsa-hello/hi; dpkg-query -W -f "\${Status}\n" capsa-hello; id -u'
+	assert_success
+	assert_line_eq "installed by apt"
+	assert_line_eq "install ok installed"
+	assert_line_eq "0"
+	assert_runtime_clean
+}
+
 @test "--container-save exports the container after the step; unnamed ones are removed" {
 	run slurm_as_user srun -N1 --container-image="$SQSH" --container-writable --container-save="$T/saved.sqsh" \
 		sh -c 'echo saved >/marker'

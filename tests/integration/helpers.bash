@@ -583,6 +583,23 @@ slurm_containers_setup() {
 	slurm_plugin_install "runtime_path=$RT" "capsa_path=$CAPSA_BIN" "sysconf_path=$SYSCONF" "$@"
 }
 
+# slurm_and_registry_beds_start NAME: in setup_file, a 3-node Slurm bed whose
+# slurmd loads the plugin at start (for its job_epilog) and a registry bed
+# with the fixtures pushed.  A registry bed that fails to start (it happens
+# under load) is tried once more, then only the registry tests are skipped.
+slurm_and_registry_beds_start() {
+	SLURM_BED_PLUGIN=1 slurm_bed_start 3
+	[ -n "$SLURM_SKIP" ] && return 0
+	if ! registry_bed_start "$1"; then
+		registry_bed_stop
+		registry_bed_start "$1" || { registry_bed_stop; REG_SKIP="the registry bed failed to start"; }
+	fi
+	if [ -z "$REG_SKIP" ]; then
+		"$REG/push.sh" "$REG_DIR" >&3 2>&1
+		chmod -R a+rX "$REG_DIR"
+	fi
+}
+
 # The runtime_path directories of every node (they are node-local).
 slurm_node_runtime_dirs() {
 	local d

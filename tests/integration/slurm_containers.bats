@@ -9,19 +9,7 @@
 load helpers
 
 setup_file() {
-	# slurmd loads the plugin at start, for its job_epilog.
-	SLURM_BED_PLUGIN=1 slurm_bed_start 3
-	[ -n "$SLURM_SKIP" ] && return 0
-	# A registry bed that fails to start (it happens under load) is tried
-	# once more, then only the registry tests are skipped.
-	if ! registry_bed_start slurmreg; then
-		registry_bed_stop
-		registry_bed_start slurmreg || { registry_bed_stop; REG_SKIP="the registry bed failed to start"; }
-	fi
-	if [ -z "$REG_SKIP" ]; then
-		"$REG/push.sh" "$REG_DIR" >&3 2>&1
-		chmod -R a+rX "$REG_DIR"
-	fi
+	slurm_and_registry_beds_start slurmreg
 }
 
 teardown_file() {

@@ -12,16 +12,9 @@
 load helpers
 
 setup_file() {
-	SLURM_BED_PLUGIN=1 slurm_bed_start 3
-	[ -n "$SLURM_SKIP" ] && return 0
-	if ! registry_bed_start slurmstore; then
-		registry_bed_stop
-		registry_bed_start slurmstore || { registry_bed_stop; REG_SKIP="the registry bed failed to start"; }
-	fi
-	if [ -z "$REG_SKIP" ]; then
-		"$REG/push.sh" "$REG_DIR" >&3 2>&1
-		chmod -R a+rX "$REG_DIR"
-		# A fault proxy in front of it, to take the registry down.
+	slurm_and_registry_beds_start slurmstore
+	if [ -z "$SLURM_SKIP" ] && [ -z "$REG_SKIP" ]; then
+		# A fault proxy in front of the registry, to take it down.
 		mkdir -p "$REG_DIR/fp"
 		# shellcheck source=/dev/null
 		. "$REG_DIR/env.sh"

@@ -141,6 +141,11 @@ static void on_sigterm(int sig)
 	got_sigterm = 1;
 }
 
+int child_unlink_fn(void *data)
+{
+	return unlink(data) == 0 || errno == ENOENT ? 0 : 1;
+}
+
 int child_wait(pid_t pid, bool untraced, int *status)
 {
 	struct sigaction sa = {.sa_handler = on_sigterm}, old;

@@ -27,6 +27,8 @@ struct child_exec {
 };
 /* For child_spawn: execve(path, argv, envp); 127 if that fails. */
 int child_exec_fn(void *data);
+/* For child_spawn: unlink(data); 0 if gone. */
+int child_unlink_fn(void *data);
 
 /* Forks a child that becomes id (fully: real, effective and saved ids),
  * with stdio as described in child.c, and exits with fn(data).  log_fd < 0

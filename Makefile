@@ -75,6 +75,13 @@ $(O)/gen/bundle_header.h: conf/embed.sh src/image/bundle_header.sh
 	conf/embed.sh bundle_header src/image/bundle_header.sh > $@.tmp && mv $@.tmp $@
 
 $(O)/src/runtime/defaults.o: $(O)/gen/builtin_conf.h
+# Direct starts serve the squashfs from libsquashfuse_ll, loaded with dlopen
+# (headers only at build time); without them, the squashfuse binary.
+SQFUSE_H       := $(wildcard /usr/include/squashfuse/ll.h)
+WITH_SQFUSE_LL ?= $(if $(SQFUSE_H),1,0)
+ifeq ($(WITH_SQFUSE_LL),1)
+$(O)/src/runtime/sqfuse.o: CPPFLAGS += -DWITH_SQFUSE_LL
+endif
 $(O)/src/image/bundle.o: $(O)/gen/bundle_header.h
 
 $(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libcore.a

@@ -15,6 +15,7 @@
 
 #include "runtime/conffile.h"
 #include "runtime/image_mount.h"
+#include "runtime/sqfuse.h"
 #include "util/cleanup.h"
 #include "util/proc.h"
 #include "util/xalloc.h"
@@ -113,12 +114,16 @@ int image_mount(const char *image, uint64_t offset, const char *runtime_dir, cha
 	_cleanup_free_ char *work = xasprintf("%s/work", runtime_dir);
 	_cleanup_free_ char *root = xasprintf("%s/rootfs", runtime_dir);
 	_cleanup_free_ char *opts = NULL;
+	int r;
 
 	if (image_mount_check(err) < 0)
 		return -1;
 	if (mkdir(lower, 0700) < 0 || mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(root, 0755) < 0)
 		return error_errno(err, "failed to create the overlay directories");
-	if (mount_squashfuse(image, offset, lower, err) < 0)
+	r = sqfuse_mount(image, offset, lower, err);
+	if (r > 0)
+		r = mount_squashfuse(image, offset, lower, err);
+	if (r < 0)
 		return error_prefix(err, "failed to mount '%s'", image);
 	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,xino=off,userxattr", lower, upper, work);
 	if (mount("overlay", root, "overlay", 0, opts) < 0)

@@ -200,6 +200,27 @@ teardown() { capsa_teardown; }
 	[ -z "$(pids_matching "$T")" ] || { echo "leftover processes:" >&2; for i in $(pids_matching "$T"); do tr '\0' ' ' <"/proc/$i/cmdline" >&2; echo >&2; done; false; }
 }
 
+@test "start IMAGE.sqsh: served from capsa's own child (libsquashfuse_ll), files are the caller's, copy-up works" {
+	require_fuse
+	[ -e /usr/include/squashfuse/ll.h ] || skip "built without libsquashfuse-dev"
+	# the FUSE server is the container process's child, and it is capsa, not an exec'd squashfuse
+	run --separate-stderr capsa start "$FIX/busybox.sqsh" sh -c 'for p in $(cat /proc/$$/task/*/children); do cat /proc/$p/comm 2>/dev/null; done; true'
+	assert_success
+	assert_output_eq capsa
+	run --separate-stderr capsa start "$FIX/busybox.sqsh" stat -c '%u:%g %N' /etc/passwd /bin/sh
+	assert_success
+	assert_output_eq "$TUID:$TGID /etc/passwd
+$TUID:$TGID '/bin/sh' -> 'busybox'"
+	run --separate-stderr capsa start -r "$FIX/busybox.sqsh" stat -c %u:%g /etc/passwd
+	assert_success
+	assert_output_eq "0:0"
+	run --separate-stderr capsa start --rw "$FIX/busybox.sqsh" sh -c 'echo added >>/etc/passwd && tail -n1 /etc/passwd && stat -c %u /etc/passwd; ls /no-such-name 2>/dev/null || echo missing'
+	assert_success
+	assert_output_eq "added
+$TUID
+missing"
+}
+
 @test "start IMAGE.sqsh: gzip image and a relative path" {
 	require_fuse
 	cp "$FIX/busybox-gzip.sqsh" "$WORK/img.sqsh"

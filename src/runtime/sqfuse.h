@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An in-process squashfs server (libsquashfuse_ll) for direct starts. */
+#ifndef CAPSA_RUNTIME_SQFUSE_H
+#define CAPSA_RUNTIME_SQFUSE_H
+
+#include <stdint.h>
+
+#include "util/error.h"
+
+/* Mount the image at offset of file image on mountpoint, served by a forked
+ * child that dies with the caller (PDEATHSIG). Needs CAP_SYS_ADMIN in the
+ * caller's user namespace. 0 on success, -1 with err, 1 when the library is
+ * not installed (the caller then runs the squashfuse binary). */
+int sqfuse_mount(const char *image, uint64_t offset, const char *mountpoint, struct error *err);
+
+#endif

@@ -607,6 +607,12 @@ exec_matches_start() {
 	[[ $output =~ (^|$'\n')root:x:0:0: ]]
 	run --separate-stderr capsa start busybox /probe cat /etc/group
 	[[ $output =~ (^|$'\n')[^:]+:x:"$TGID": ]] || { echo "no group entry for gid $TGID" >&2; false; }
+	# a second start finds the entries in place and rewrites neither file
+	local before
+	before=$(stat -c %i:%Y "$DATA/busybox/etc/passwd" "$DATA/busybox/etc/group")
+	run --separate-stderr capsa start busybox /probe id
+	assert_success
+	[ "$(stat -c %i:%Y "$DATA/busybox/etc/passwd" "$DATA/busybox/etc/group")" = "$before" ]
 }
 
 @test "start: ENROOT_MOUNT_HOME=y makes \$HOME visible" {

@@ -56,11 +56,16 @@ static void append_filtered(struct strbuf *sb, const char *old, const char *cons
 	}
 }
 
-static int write_db(struct start_ctx *ctx, const char *path, const char *content, struct error *err)
+/* A container started again already has these entries: not rewriting the
+ * file spares a create, rename and unlink on every start. */
+static int write_db(struct start_ctx *ctx, const char *path, const char *old, const char *content,
+		    struct error *err)
 {
 	_cleanup_close_ int dfd = -1;
 	_cleanup_free_ char *name = NULL;
 
+	if (!strcmp(old, content))
+		return 0;
 	if (rootfs_resolve_parent(ctx->rootfd, path, true, &dfd, &name, err) < 0)
 		return -1;
 	return write_file_atomic_at(dfd, name, content, strlen(content), 0644, err);
@@ -93,7 +98,7 @@ static int write_passwd(struct start_ctx *ctx, const struct passwd *pw, struct e
 		strbuf_addf(&sb, "%s:x:%u:%u:%s:%s:%s\n", pw->pw_name, (unsigned)uid, (unsigned)ns_outer_gid(),
 			    pw->pw_gecos ? pw->pw_gecos : "", pw->pw_dir, container_shell(ctx, pw->pw_shell));
 	append_filtered(&sb, old, names, ids, ARRAY_SIZE(names));
-	r = write_db(ctx, "/etc/passwd", strbuf_str(&sb), err);
+	r = write_db(ctx, "/etc/passwd", old, strbuf_str(&sb), err);
 	strbuf_release(&sb);
 	return r;
 }
@@ -114,7 +119,7 @@ static int write_group(struct start_ctx *ctx, struct error *err)
 	if (gr && gid != 0)
 		strbuf_addf(&sb, "%s:x:%u:\n", gr->gr_name, (unsigned)gid);
 	append_filtered(&sb, old, names, ids, ARRAY_SIZE(names));
-	r = write_db(ctx, "/etc/group", strbuf_str(&sb), err);
+	r = write_db(ctx, "/etc/group", old, strbuf_str(&sb), err);
 	strbuf_release(&sb);
 	return r;
 }

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* capsa doctor: the checks of src/doctor, printed as [OK|WARN|FAIL] lines
+ * with advice, or as JSON written here by hand (the lean binary links no
+ * JSON library). */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "doctor/doctor.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
+
+static const char doctor_usage[] =
+	"Usage: capsa doctor [options]\n"
+	"\n"
+	"Check whether this node can run capsa containers and, if not, what to change.\n"
+	"Prints one [OK], [WARN] or [FAIL] line per check with one line of advice;\n"
+	"the exit status is 1 if any check fails.\n"
+	"\n"
+	" Options:\n"
+	"   --json                 Print the checks as JSON\n"
+	"   --root DIR             Look for /.dockerenv, /run, /var/run/secrets, /boot under DIR\n"
+	"   --proc-root DIR        Read sysctls, /proc/config.gz, self/cgroup under DIR (/proc)\n"
+	"   --sys-root DIR         Read fs/cgroup under DIR (/sys)\n"
+	"   --dev-root DIR         Check DIR/fuse (/dev)\n"
+	"   --slurm-conf-dir DIR   Slurm's configuration (the directory of $SLURM_CONF, else /etc/slurm)\n"
+	"\n"
+	"The functional probes (user namespaces, overlayfs, procfs) always run on this kernel.\n";
+
+enum { OPT_JSON = 1, OPT_ROOTDIR, OPT_PROC, OPT_SYS, OPT_DEV, OPT_SLURM };
+
+struct doctor_args {
+	struct doctor_env env;
+	bool json;
+};
+
+static int doctor_option(int id, const char *value, void *arg)
+{
+	struct doctor_args *a = arg;
+
+	switch (id) {
+	case OPT_JSON:
+		a->json = true;
+		break;
+	case OPT_ROOTDIR:
+		a->env.root = value;
+		break;
+	case OPT_PROC:
+		a->env.proc_root = value;
+		break;
+	case OPT_SYS:
+		a->env.sys_root = value;
+		break;
+	case OPT_DEV:
+		a->env.dev_root = value;
+		break;
+	case OPT_SLURM:
+		a->env.slurm_dir = value;
+		break;
+	}
+	return 0;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct doctor_report *r)
+{
+	unsigned count[3] = {0};
+
+	printf("{\"checks\": [");
+	for (size_t i = 0; i < r->n; i++) {
+		count[r->v[i].verdict]++;
+		printf("%s\n  {\"id\": ", i ? "," : "");
+		json_string(r->v[i].id);
+		printf(", \"status\": \"%s\", \"summary\": ", doctor_verdict_name(r->v[i].verdict));
+		json_string(r->v[i].summary);
+		printf(", \"advice\": ");
+		json_string(r->v[i].advice);
+		putchar('}');
+	}
+	printf("\n], \"ok\": %u, \"warn\": %u, \"fail\": %u, \"status\": \"%s\"}\n", count[DOCTOR_OK],
+	       count[DOCTOR_WARN], count[DOCTOR_FAIL], doctor_verdict_name(doctor_worst(r)));
+}
+
+static const char *verdict_tag(enum doctor_verdict v)
+{
+	return v == DOCTOR_OK ? "[OK]" : v == DOCTOR_WARN ? "[WARN]" : "[FAIL]";
+}
+
+void doctor_print(const struct doctor_report *r)
+{
+	unsigned count[3] = {0};
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct doctor_result *c = &r->v[i];
+
+		count[c->verdict]++;
+		printf("%-6s %s\n       %s\n", verdict_tag(c->verdict), c->summary, c->advice);
+	}
+	printf("%u OK, %u WARN, %u FAIL\n", count[DOCTOR_OK], count[DOCTOR_WARN], count[DOCTOR_FAIL]);
+}
+
+int cmd_doctor(struct config *cfg, int argc, char **argv)
+{
+	static const struct cli_option opts[] = {
+		{0, "json", ARG_FLAG, OPT_JSON},	 {0, "root", ARG_VALUE, OPT_ROOTDIR},
+		{0, "proc-root", ARG_VALUE, OPT_PROC},	 {0, "sys-root", ARG_VALUE, OPT_SYS},
+		{0, "dev-root", ARG_VALUE, OPT_DEV},	 {0, "slurm-conf-dir", ARG_VALUE, OPT_SLURM},
+		{0, NULL, ARG_FLAG, 0},
+	};
+	struct doctor_args a = {0};
+	struct doctor_report r = DOCTOR_REPORT_INIT;
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *slurm_conf = getenv("SLURM_CONF") ? xstrdup(getenv("SLURM_CONF")) : NULL;
+	int i = cli_parse(argc, argv, opts, doctor_option, &a), code;
+
+	if (i == -2)
+		return cli_usage(doctor_usage, 0);
+	if (i < 0 || i != argc)
+		return cli_usage(doctor_usage, 1);
+	if (a.env.slurm_dir == NULL && slurm_conf && slurm_conf[0])
+		a.env.slurm_dir = dirname(slurm_conf);
+	/* A configuration that does not load is a finding, not the end. */
+	if (config_load(cfg, &err) == 0)
+		a.env.cfg = cfg;
+	else
+		a.env.config_error = err.msg;
+	doctor_run(&a.env, &r);
+	if (a.json)
+		print_json(&r);
+	else
+		doctor_print(&r);
+	code = doctor_worst(&r) == DOCTOR_FAIL;
+	doctor_report_free(&r);
+	return code;
+}

@@ -68,7 +68,7 @@ static void check_version(struct doctor_report *r, const char *file)
 
 	if (read_file_at(AT_FDCWD, file, PLUGIN_MAX, &data, &len, &err) < 0) {
 		doctor_add(r, "slurm-plugin", DOCTOR_FAIL, "install the plugin there or fix the plugstack line",
-			   "%s: %s: srun fails while plugstack.conf names it", file, err.msg);
+			   "%s: srun fails while plugstack.conf names it", err.msg);
 		return;
 	}
 	if (elf_symbol_u32((const unsigned char *)data, len, "plugin_version", &built) < 0) {

@@ -80,6 +80,15 @@ assert [c["status"] for c in d["checks"] if c["id"] == "userns"] == ["OK"]' "$ou
 	[ $(((end - start) / 1000000)) -lt 1000 ]
 }
 
+@test "doctor runs in the lean capsa binary: it maps libc and libseccomp, no image library" {
+	local libs
+	run --separate-stderr capsa LD_DEBUG=libs doctor
+	assert_success
+	libs=$(printf '%s\n' "$stderr" | sed -n 's/.*find library=\([^ ;]*\).*/\1/p' | sort -u)
+	grep -q '^libseccomp' <<<"$libs"
+	! grep -E '^lib(curl|ssl|crypto|archive|json-c|squashfs|isal|lzo2|z\.)' <<<"$libs"
+}
+
 @test "doctor --help documents the roots; bad usage exits 1" {
 	run capsa doctor --help
 	assert_success

@@ -17,9 +17,16 @@ static const struct {
 	void (*check)(const struct doctor_env *env, struct doctor_report *r);
 	bool host;
 } areas[] = {
-	{doctor_check_userns, true}, {doctor_check_kernel, true}, {doctor_check_fuse, true},
-	{doctor_check_nested, true}, {doctor_check_cgroup, true}, {doctor_check_paths, false},
-	{doctor_check_slurm_plugin, false}, {doctor_check_slurm_conf, false},
+	{doctor_check_userns, true},
+	{doctor_check_kernel, true},
+	{doctor_check_lsm, true},
+	{doctor_check_fuse, true},
+	{doctor_check_nested, true},
+	{doctor_check_cgroup, true},
+	{doctor_check_paths, false},
+	{doctor_check_slurm_plugin, false},
+	{doctor_check_slurm_conf, false},
+	{doctor_check_slurm_job, false},
 };
 
 void doctor_add(struct doctor_report *r, const char *id, enum doctor_verdict verdict, const char *advice,

@@ -59,11 +59,13 @@ int doctor_read(const char *root, const char *rel, size_t max, char **ret);
 /* The check areas, in the order they run (doctor.c's table). */
 void doctor_check_userns(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_kernel(const struct doctor_env *env, struct doctor_report *r);
+void doctor_check_lsm(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_fuse(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_nested(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_cgroup(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_paths(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_slurm_plugin(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_slurm_conf(const struct doctor_env *env, struct doctor_report *r);
+void doctor_check_slurm_job(const struct doctor_env *env, struct doctor_report *r);
 
 #endif

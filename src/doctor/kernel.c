@@ -84,6 +84,25 @@ static void check_kconfig(const struct doctor_env *env, struct doctor_report *r)
 		   "kernel configuration (%s): %s", path, list);
 }
 
+/* RHEL/CentOS 7 (3.10) ship user namespaces switched off at boot. */
+static void check_rhel7(const struct doctor_env *env, struct doctor_report *r)
+{
+	_cleanup_free_ char *release = NULL, *cmdline = NULL;
+
+	if (doctor_read(env->proc_root, "sys/kernel/osrelease", 256, &release) < 0 || strncmp(release, "3.10.", 5))
+		return;
+	if (doctor_read(env->proc_root, "cmdline", 65536, &cmdline) == 0 && strstr(cmdline, "user_namespace.enable=1") &&
+	    strstr(cmdline, "namespace.unpriv_enable=1"))
+		doctor_add(r, "rhel7-cmdline", DOCTOR_OK, "user namespaces are enabled at boot",
+			   "kernel 3.10 command line enables user namespaces");
+	else
+		doctor_add(r, "rhel7-cmdline", DOCTOR_FAIL,
+			   "as root: grubby --update-kernel=ALL --args='namespace.unpriv_enable=1 "
+			   "user_namespace.enable=1', then reboot",
+			   "kernel 3.10 (RHEL/CentOS 7) without namespace.unpriv_enable=1 user_namespace.enable=1 on its "
+			   "command line");
+}
+
 void doctor_check_kernel(const struct doctor_env *env, struct doctor_report *r)
 {
 	_cleanup_free_ char *version = NULL;
@@ -92,5 +111,6 @@ void doctor_check_kernel(const struct doctor_env *env, struct doctor_report *r)
 		version[strcspn(version, "\n")] = '\0';
 		doctor_add(r, "kernel", DOCTOR_OK, "information only", "%s", version);
 	}
+	check_rhel7(env, r);
 	check_kconfig(env, r);
 }

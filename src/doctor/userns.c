@@ -71,12 +71,12 @@ static void add_mounts(struct doctor_report *r, const struct doctor_probe *p)
 			   "needs Linux >= 5.11 with CONFIG_OVERLAY_FS: until then use 'capsa create' and start by name",
 			   "overlayfs in a user namespace failed: %s", strerror(p->overlay));
 	if (p->procfs == 0)
-		doctor_add(r, "procfs", DOCTOR_OK, "containers get their own /proc with --pid",
+		doctor_add(r, "procfs", DOCTOR_OK, "an image's fstab or a hook may mount its own proc",
 			   "a new procfs mounts in a user and PID namespace");
 	else
 		doctor_add(r, "procfs", DOCTOR_WARN,
-			   "an outer container masks /proc (Kubernetes: securityContext.procMount: Unmasked); "
-			   "capsa then binds the host /proc",
+			   "an outer container masks /proc (Kubernetes: securityContext.procMount: Unmasked): capsa's "
+			   "default bind of the host /proc works, a proc mount in an image's fstab or hook fails",
 			   "a new procfs in a user namespace failed: %s", strerror(p->procfs));
 }
 

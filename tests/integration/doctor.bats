@@ -181,6 +181,37 @@ assert [c["status"] for c in d["checks"] if c["id"] == "userns"] == ["OK"]' "$ou
 	assert_output_contains "[WARN] kernel configuration ($EMPTY/boot/config-$(uname -r)): CONFIG_NAMESPACES=y CONFIG_USER_NS=n"
 }
 
+@test "doctor: RHEL 7's kernel without the userns boot switches fails with the grubby fix" {
+	echo "3.10.0-1160.el7.x86_64" >"$P/sys/kernel/osrelease"
+	echo "BOOT_IMAGE=/vmlinuz ro quiet" >"$P/cmdline"
+	run doctor
+	assert_status 1
+	assert_output_contains "[FAIL] kernel 3.10 (RHEL/CentOS 7) without namespace.unpriv_enable=1 user_namespace.enable=1"
+	assert_output_contains "grubby --update-kernel=ALL --args='namespace.unpriv_enable=1 user_namespace.enable=1', then reboot"
+	echo "ro namespace.unpriv_enable=1 user_namespace.enable=1" >"$P/cmdline"
+	run doctor
+	assert_success
+	assert_output_contains "[OK]   kernel 3.10 command line enables user namespaces"
+	echo "6.1.0-13-amd64" >"$P/sys/kernel/osrelease"
+	run doctor
+	assert_output_not_contains "kernel 3.10"
+}
+
+@test "doctor: SELinux enforcing is a WARN with where to look; permissive and absent are OK" {
+	mkdir -p "$T/sys/fs/selinux"
+	echo 1 >"$T/sys/fs/selinux/enforce"
+	capsa_chown "$T/sys"
+	run doctor --sys-root "$T/sys"
+	assert_success
+	assert_output_contains "[WARN] SELinux is enforcing"
+	assert_output_contains "ausearch -m avc"
+	echo 0 >"$T/sys/fs/selinux/enforce"
+	run doctor --sys-root "$T/sys"
+	assert_output_contains "[OK]   SELinux is permissive"
+	run doctor
+	assert_output_contains "[OK]   SELinux is not enabled"
+}
+
 # --- FUSE ---------------------------------------------------------------------
 
 @test "doctor: /dev/fuse mode 000 fails with chmod 0666 as the fix; missing fails with modprobe" {
@@ -356,6 +387,18 @@ assert [c["status"] for c in d["checks"] if c["id"] == "userns"] == ["OK"]' "$ou
 	run doctor
 	assert_status 1
 	assert_output_contains "includes nested deeper than 4"
+}
+
+@test "doctor: inside a Slurm job it names the job's GPUs and what NVIDIA_VISIBLE_DEVICES=all means" {
+	run doctor
+	assert_output_not_contains "Slurm job"
+	run capsa_env SLURM_JOB_ID=42 SLURM_STEP_GPUS=0,2 CUDA_VISIBLE_DEVICES=0,1 doctor --root "$EMPTY" \
+		--proc-root "$P" --sys-root "$EMPTY" --slurm-conf-dir "$SLURM"
+	assert_output_contains "[OK]   inside Slurm job 42, GPUs: 0,2, CUDA_VISIBLE_DEVICES=0,1"
+	assert_output_contains "NVIDIA_VISIBLE_DEVICES=all gives the container the GPUs of this job"
+	run capsa_env SLURM_JOB_ID=43 doctor --root "$EMPTY" --proc-root "$P" --sys-root "$EMPTY" --slurm-conf-dir "$SLURM"
+	assert_output_contains "[OK]   inside Slurm job 43, GPUs: none allocated"
+	assert_output_contains "request GPUs with --gres=gpu:N"
 }
 
 @test "doctor: oci.conf with a SPANK container plugin fails (Slurm docs); without one it is a WARN" {

@@ -13,7 +13,8 @@ struct doctor_probe {
 	int procfs;  /* a new procfs in a new PID namespace */
 };
 
-/* Fork a child that tries each step; -1 when the child could not run. */
+/* Fork a child that tries each step; -1 when it could not be forked or
+ * died before reporting. */
 int doctor_probe_run(struct doctor_probe *p);
 
 /* The cause and fix of unshare(CLONE_NEWUSER) failing with err, one line. */

@@ -154,8 +154,10 @@ void doctor_check_userns(const struct doctor_env *env, struct doctor_report *r)
 	bool works;
 
 	if (doctor_probe_run(&p) < 0) {
-		doctor_add(r, "userns", DOCTOR_FAIL, "fork failed: check the pids limit of this cgroup",
-			   "User and mount namespaces for this user: the probe could not run: %s", strerror(errno));
+		doctor_add(r, "userns", DOCTOR_FAIL,
+			   "a seccomp filter of an outer container may kill unshare: allow it (docker: --security-opt "
+			   "seccomp=unconfined); else check the pids limit of this cgroup",
+			   "User and mount namespaces for this user: the probe child did not report");
 		p.userns = EIO;
 	} else {
 		add_probe(r, &p);

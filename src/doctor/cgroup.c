@@ -34,7 +34,7 @@ static char *cg_path(const struct doctor_env *env, const char *ctl)
 
 	if (doctor_read(env->proc_root, "self/cgroup", 65536, &text) < 0)
 		return NULL;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *f = strchr(line, ':');
 
 		if (f && !strncmp(f + 1, ctl, n) && f[1 + n] == ':')
@@ -61,7 +61,7 @@ static void check_v1_devices(const struct doctor_env *env, struct doctor_report 
 			   "device cgroup (v1) %s: all devices allowed (a *:* rwm)", path);
 		return;
 	}
-	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *save = NULL, *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		rules++;
 		gpu |= !strncmp(line, "c 195:", 6) || !strncmp(line, "c *:", 4);
 	}

@@ -14,22 +14,21 @@ static void check_private(const struct doctor_env *env, struct doctor_report *r,
 {
 	const char *path = config_get(env->cfg, name);
 	struct error err = ERROR_INIT;
-	char id[64], advice[160];
+	char advice[160];
 	int fd;
 
-	snprintf(id, sizeof(id), "%s", name);
 	snprintf(advice, sizeof(advice), "fix it as the message says, or set CAPSA_%s to a directory of yours", name);
 	if (path == NULL) {
-		doctor_add(r, id, DOCTOR_FAIL, advice, "%s is not set", name);
+		doctor_add(r, name, DOCTOR_FAIL, advice, "%s is not set", name);
 		return;
 	}
 	fd = open_private_dir(AT_FDCWD, path, 0, &err);
 	if (fd < 0) {
-		doctor_add(r, id, DOCTOR_FAIL, advice, "%s: %s", name, err.msg);
+		doctor_add(r, name, DOCTOR_FAIL, advice, "%s: %s", name, err.msg);
 		return;
 	}
 	close(fd);
-	doctor_add(r, id, DOCTOR_OK, "usable and private to this user", "%s: %s", name, path);
+	doctor_add(r, name, DOCTOR_OK, "usable and private to this user", "%s: %s", name, path);
 }
 
 static void check_temp(const struct doctor_env *env, struct doctor_report *r)

@@ -375,6 +375,14 @@ assert [c["status"] for c in d["checks"] if c["id"] == "userns"] == ["OK"]' "$ou
 	assert_output_contains "[FAIL] failed to open '$T/plugins/spank_pyxis.so': No such file or directory: srun fails while plugstack.conf names it"
 }
 
+@test "doctor: slurm.conf's PlugStackConfig names the plugstack file" {
+	mkdir -p "$T/stack"
+	echo "required /opt/x/spank_pyxis.so" >"$T/stack/plug.conf"
+	echo "PlugStackConfig=$T/stack/plug.conf" >"$SLURM/slurm.conf"
+	run doctor
+	assert_output_contains "[OK]   $T/stack/plug.conf loads /opt/x/spank_pyxis.so"
+}
+
 @test "doctor: pyxis and capsa loaded together fail: their options collide" {
 	printf 'required /x/spank_pyxis.so\nrequired /x/spank_capsa.so\n' >"$SLURM/plugstack.conf"
 	run doctor

@@ -18,8 +18,8 @@ const char *doctor_userns_cause(int err)
 		return "user namespaces work for this user";
 	case EPERM:
 	case EACCES:
-		return "forbidden: check kernel.unprivileged_userns_clone, the AppArmor restriction below, or the "
-		       "seccomp/AppArmor profile of an outer container";
+		return "forbidden: check kernel.unprivileged_userns_clone, the AppArmor restriction below, the "
+		       "seccomp/AppArmor profile of an outer container, or a chroot around capsa";
 	case ENOSPC:
 		return "namespace limit reached: raise user.max_user_namespaces / user.max_mnt_namespaces "
 		       "(sysctl -w, persist in /etc/sysctl.d/)";

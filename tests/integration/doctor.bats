@@ -118,6 +118,36 @@ assert [c["status"] for c in d["checks"] if c["id"] == "userns"] == ["OK"]' "$ou
 	[ "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' <<<"$output")" = FAIL ]
 }
 
+# doctor_wrapped WRAPPER...: capsa doctor (crafted roots) run by WRAPPER as
+# the test user, e.g. inside a user namespace prepared by a shell snippet.
+doctor_wrapped() {
+	local -a _cmd
+	local i
+	_capsa_cmd user -- doctor --root "$EMPTY" --proc-root "$P" --sys-root "$EMPTY" --slurm-conf-dir "$SLURM"
+	for i in "${!_cmd[@]}"; do
+		[ "${_cmd[i]}" != env ] || break
+	done
+	(cd "$WORK" && exec "${_cmd[@]:0:i}" "$@" "${_cmd[@]:i}")
+}
+
+@test "doctor: the probe decodes ENOSPC into user.max_user_namespaces (run where the limit is 0)" {
+	# The limit is per user namespace: 0 in the one capsa runs in.
+	run doctor_wrapped unshare -Ur sh -c 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"' sh
+	assert_status 1
+	assert_output_contains "[FAIL] User and mount namespaces for this user: unshare failed: No space left on device"
+	assert_output_contains "       namespace limit reached: raise user.max_user_namespaces / user.max_mnt_namespaces"
+}
+
+@test "doctor: the probe decodes EPERM into its causes (run in a chroot, where unshare is refused)" {
+	mkdir "$T/chroot"
+	run doctor_wrapped unshare -Urm sh -c 'mount --rbind / "$0" && exec chroot "$0" "$@"' "$T/chroot"
+	assert_status 1
+	assert_output_contains "[FAIL] User and mount namespaces for this user: unshare failed: Operation not permitted"
+	assert_output_contains "       forbidden: check kernel.unprivileged_userns_clone, the AppArmor restriction below"
+	# the mounts are not tried without a namespace
+	assert_output_not_contains "overlayfs"
+}
+
 @test "doctor: user.max_mnt_namespaces=0 and kernel.unprivileged_userns_clone=0 fail with their fixes" {
 	echo 0 >"$P/sys/user/max_mnt_namespaces"
 	echo 0 >"$P/sys/kernel/unprivileged_userns_clone"

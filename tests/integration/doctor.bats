@@ -72,6 +72,18 @@ for c in d["checks"]:
 assert [c["status"] for c in d["checks"] if c["id"] == "userns"] == ["OK"]' "$output"
 }
 
+@test "doctor --json: control characters and bytes that are not UTF-8 in a path still give strict JSON" {
+	local dir
+	dir=$T/$(printf 'caf\xc3\xa9 "q"\\ \t\xff\xed\xa0\x80')
+	mkdir "$dir"
+	run --separate-stderr doctor --json --slurm-conf-dir "$dir"
+	assert_success
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1].encode("utf-8", "surrogateescape").decode("utf-8"))
+s = [c["summary"] for c in d["checks"] if c["id"] == "slurm"][0]
+assert s.endswith("/caf\u00e9 \"q\"\\ \t\ufffd\ufffd\ufffd\ufffd: Slurm checks skipped"), s' "$output"
+}
+
 @test "doctor: well under a second" {
 	local start end
 	start=$(date +%s%N)

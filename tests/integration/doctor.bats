@@ -344,6 +344,31 @@ doctor_wrapped() {
 	assert_output_contains "Slurm checks skipped"
 }
 
+@test "doctor: capsa without capsa-image beside it (and none installed) fails: the image verbs would" {
+	[ ! -e /usr/local/libexec/capsa/capsa-image ] || skip "capsa-image is installed in /usr/local/libexec/capsa"
+	run doctor
+	assert_output_contains "[OK]   capsa-image: $(dirname "$CAPSA_BIN")/capsa-image"
+	mkdir -p "$T/bin"
+	cp "$CAPSA_BIN" "$T/bin/capsa"
+	capsa_chown "$T/bin"
+	CAPSA_BIN=$T/bin/capsa run doctor
+	assert_status 1
+	assert_output_contains "[FAIL] capsa-image is neither beside this capsa nor in /usr/local/libexec/capsa: import, create, export and bundle fail"
+	assert_output_contains "install capsa completely (make install), or put capsa-image beside capsa"
+}
+
+@test "doctor: a noexec TEMP_PATH is a WARN: bundles cannot run their runtime there" {
+	require_root
+	local -a _cmd
+	mkdir -p "$T/noexec"
+	_capsa_cmd user TMPDIR="$T/noexec" CAPSA_TEMP_PATH="$T/noexec" -- doctor --slurm-conf-dir "$SLURM"
+	run unshare -m --propagation private sh -c \
+		'mount -t tmpfs -o noexec,mode=1777 tmpfs "$0" && cd "$1" && shift && exec "$@"' "$T/noexec" "$WORK" "${_cmd[@]}"
+	assert_success
+	assert_output_contains "[WARN] TEMP_PATH: $T/noexec is on a noexec filesystem"
+	assert_output_contains "set CAPSA_TEMP_PATH (or TMPDIR) to a directory on an exec filesystem"
+}
+
 # --- Slurm ----------------------------------------------------------------------
 
 @test "doctor: no Slurm configuration skips the Slurm checks" {

@@ -58,6 +58,30 @@ static char *find_kconfig(const struct doctor_env *env, char **ret_path)
 	return NULL;
 }
 
+/* Images with glibc <= 2.13 call the legacy vsyscall page, which kernels
+ * since 5.x map execute-only or not at all unless vsyscall=emulate. */
+static void check_vsyscall(const struct doctor_env *env, struct doctor_report *r, const char *kconfig)
+{
+	_cleanup_free_ char *cmdline = NULL;
+	const char *mode = NULL, *p;
+
+	if (doctor_read(env->proc_root, "cmdline", 65536, &cmdline) == 0 && (p = strstr(cmdline, "vsyscall=")))
+		mode = strncmp(p + 9, "emulate", 7) == 0 ? "emulate" : strncmp(p + 9, "none", 4) == 0 ? "none" : "xonly";
+	else if (kconfig && kconfig_value(kconfig, "LEGACY_VSYSCALL_EMULATE"))
+		mode = "emulate";
+	else if (kconfig && kconfig_value(kconfig, "LEGACY_VSYSCALL_NONE"))
+		mode = "none";
+	else if (kconfig && kconfig_value(kconfig, "LEGACY_VSYSCALL_XONLY"))
+		mode = "xonly";
+	if (mode == NULL)
+		return;
+	doctor_add(r, "vsyscall", DOCTOR_OK,
+		   !strcmp(mode, "emulate") ? "images with glibc <= 2.13 (CentOS 6 era) run"
+					    : "images with glibc <= 2.13 (CentOS 6 era) crash: they need vsyscall=emulate "
+					      "on the kernel command line",
+		   "vsyscall=%s", mode);
+}
+
 static void check_kconfig(const struct doctor_env *env, struct doctor_report *r)
 {
 	static const char *const items[] = {"NAMESPACES", "USER_NS", "SECCOMP_FILTER", "OVERLAY_FS", "FUSE_FS"};
@@ -66,6 +90,7 @@ static void check_kconfig(const struct doctor_env *env, struct doctor_report *r)
 	char list[256] = "";
 	bool missing = false;
 
+	check_vsyscall(env, r, text);
 	if (text == NULL) {
 		doctor_add(r, "kconfig", DOCTOR_WARN, "information only: the user-namespace probe above is what counts",
 			   "kernel configuration not found (/proc/config.gz, /boot/config-$(uname -r))");

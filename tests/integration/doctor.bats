@@ -213,6 +213,7 @@ doctor_wrapped() {
 	capsa_chown "$P/config.gz"
 	run doctor
 	assert_success
+	assert_output_not_contains "vsyscall"
 	assert_output_contains "[OK]   kernel configuration ($P/config.gz): CONFIG_NAMESPACES=y CONFIG_USER_NS=y CONFIG_SECCOMP_FILTER=y CONFIG_OVERLAY_FS=m CONFIG_FUSE_FS=y"
 	printf 'CONFIG_NAMESPACES=y\n# CONFIG_USER_NS is not set\n' >"$T/kconfig"
 	mkdir -p "$EMPTY/boot"
@@ -221,6 +222,18 @@ doctor_wrapped() {
 	capsa_chown "$EMPTY"
 	run doctor
 	assert_output_contains "[WARN] kernel configuration ($EMPTY/boot/config-$(uname -r)): CONFIG_NAMESPACES=y CONFIG_USER_NS=n"
+}
+
+@test "doctor: vsyscall mode (info) from the command line, else the kernel config, for glibc <= 2.13 images" {
+	printf 'CONFIG_USER_NS=y\nCONFIG_LEGACY_VSYSCALL_XONLY=y\n' | gzip >"$P/config.gz"
+	capsa_chown "$P/config.gz"
+	run doctor
+	assert_output_contains "[OK]   vsyscall=xonly"
+	assert_output_contains "images with glibc <= 2.13 (CentOS 6 era) crash: they need vsyscall=emulate on the kernel command line"
+	echo "ro quiet vsyscall=emulate" >"$P/cmdline"
+	run doctor
+	assert_output_contains "[OK]   vsyscall=emulate"
+	assert_output_contains "images with glibc <= 2.13 (CentOS 6 era) run"
 }
 
 @test "doctor: RHEL 7's kernel without the userns boot switches fails with the grubby fix" {

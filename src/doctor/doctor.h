@@ -3,7 +3,13 @@
  * change. Each area (user namespaces, FUSE, cgroups, Slurm, ...) is one file
  * with one check function in the table of doctor.c; a check never fails, it
  * adds verdicts. Every host path is read under an injectable root so tests
- * can craft the conditions. */
+ * can craft the conditions.
+ *
+ * Adding an area (e.g. NVIDIA): one file with one doctor_check_X function,
+ * declared below and listed in doctor.c's table; its settings come from
+ * env->cfg (config_get; cfg is NULL when the configuration did not load),
+ * its host paths from the roots here when the settings leave them unset.
+ * Ids are stable (--json consumers key on them). */
 #ifndef CAPSA_DOCTOR_DOCTOR_H
 #define CAPSA_DOCTOR_DOCTOR_H
 

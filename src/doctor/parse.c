@@ -162,17 +162,20 @@ int elf_symbol_u32(const unsigned char *buf, size_t len, const char *name, uint3
 
 int plugstack_line(const char *line, char *out, size_t size)
 {
-	char kw[16], arg[4096];
+	char kw[16];
+	int n = 0;
 
-	if (sscanf(line, " %15s %4095s", kw, arg) != 2 || kw[0] == '#')
+	if (sscanf(line, " %15s %n", kw, &n) != 1 || n == 0 || kw[0] == '#')
 		return 0;
-	if (!strcmp(kw, "required") || !strcmp(kw, "optional")) {
-		snprintf(out, size, "%s", arg);
+	line += n;
+	if (*line == '\0')
+		return 0;
+	snprintf(out, size, "%.*s", (int)strcspn(line, "\r\n"), line);
+	for (size_t len = strlen(out); len > 0 && isspace((unsigned char)out[len - 1]); len--)
+		out[len - 1] = '\0';
+	if (!strcmp(kw, "required") || !strcmp(kw, "optional"))
 		return 1;
-	}
-	if (!strcmp(kw, "include")) {
-		snprintf(out, size, "%s", arg);
+	if (!strcmp(kw, "include"))
 		return 2;
-	}
 	return 0;
 }

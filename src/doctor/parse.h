@@ -24,9 +24,10 @@ uint32_t slurm_version_parse(const char *text);
  * when buf is not such a file or has no such symbol with file contents. */
 int elf_symbol_u32(const unsigned char *buf, size_t len, const char *name, uint32_t *ret);
 
-/* One line of plugstack.conf: the plugin path of a "required|optional PATH"
- * line or the glob of an "include GLOB" line, copied into out. Returns 1 for
- * a plugin, 2 for an include, 0 for anything else (comment, blank, junk). */
+/* One line of plugstack.conf: "PATH [ARGS...]" of a "required|optional
+ * PATH [ARGS...]" line or the glob of an "include GLOB" line, copied into
+ * out (truncated to size). Returns 1 for a plugin, 2 for an include, 0 for
+ * anything else (comment, blank, junk). */
 int plugstack_line(const char *line, char *out, size_t size);
 
 #endif

@@ -96,17 +96,36 @@ static void check_version(struct doctor_report *r, const char *file)
 static const char *pick(const struct strv *plugins, struct doctor_report *r)
 {
 	const char *found = NULL;
+	char a[4096], b[4096];
 
 	for (size_t i = 0; i < plugins->n; i++) {
 		if (slurm_container_plugin(plugins->v[i]) == NULL)
 			continue;
-		if (found && strcmp(slurm_container_plugin(found), slurm_container_plugin(plugins->v[i])))
+		if (found && strcmp(slurm_container_plugin(found), slurm_container_plugin(plugins->v[i]))) {
+			slurm_plugin_split(found, a, sizeof(a));
+			slurm_plugin_split(plugins->v[i], b, sizeof(b));
 			doctor_add(r, "slurm-plugstack-dup", DOCTOR_FAIL, "keep one of them in plugstack.conf",
-				   "both %s and %s are loaded: their --container-* options collide", found,
-				   plugins->v[i]);
+				   "both %s and %s are loaded: their --container-* options collide", a, b);
+		}
 		found = found ? found : plugins->v[i];
 	}
 	return found;
+}
+
+/* The capsa the plugin runs for every container step (its capsa_path=
+ * argument, default BINDIR/capsa, as src/slurm/config.c). */
+static void check_capsa_path(struct doctor_report *r, const char *args)
+{
+	char path[4096];
+
+	if (!slurm_conf_match(args, "capsa_path", NULL, path, sizeof(path)))
+		snprintf(path, sizeof(path), "%s/capsa", CAPSA_BINDIR);
+	if (access(path, X_OK) == 0)
+		doctor_add(r, "slurm-capsa-path", DOCTOR_OK, "container steps can start", "the plugin runs %s", path);
+	else
+		doctor_add(r, "slurm-capsa-path", DOCTOR_FAIL,
+			   "install capsa there (make install) or give the plugin capsa_path=PATH in plugstack.conf",
+			   "the plugin runs %s: %s: every container step fails", path, strerror(errno));
 }
 
 void doctor_check_slurm_plugin(const struct doctor_env *env, struct doctor_report *r)
@@ -114,7 +133,8 @@ void doctor_check_slurm_plugin(const struct doctor_env *env, struct doctor_repor
 	struct strv plugins = STRV_INIT;
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *stack = NULL, *file = NULL;
-	const char *found;
+	const char *found, *args;
+	char path[4096];
 
 	if (!slurm_present(env)) {
 		doctor_add(r, "slurm", DOCTOR_OK, "run capsa doctor --slurm-conf-dir DIR where Slurm is configured elsewhere",
@@ -127,14 +147,18 @@ void doctor_check_slurm_plugin(const struct doctor_env *env, struct doctor_repor
 		return;
 	}
 	found = pick(&plugins, r);
-	if (found == NULL)
+	if (found == NULL) {
 		doctor_add(r, "slurm-plugstack", DOCTOR_WARN, install_advice,
 			   "%s loads neither spank_capsa.so nor spank_pyxis.so: srun has no --container-image", stack);
-	else {
-		doctor_add(r, "slurm-plugstack", DOCTOR_OK, "srun --container-image runs containers",
-			   "%s loads %s", stack, found);
-		file = plugin_file(env, found);
-		check_version(r, file);
+		strv_free(&plugins);
+		return;
 	}
+	args = slurm_plugin_split(found, path, sizeof(path));
+	doctor_add(r, "slurm-plugstack", DOCTOR_OK, "srun --container-image runs containers", "%s loads %s", stack,
+		   path);
+	file = plugin_file(env, path);
+	check_version(r, file);
+	if (!strcmp(slurm_container_plugin(found), "capsa"))
+		check_capsa_path(r, args);
 	strv_free(&plugins);
 }

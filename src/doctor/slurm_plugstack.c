@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,10 +32,21 @@ char *slurm_read(const struct doctor_env *env, const char *name)
 	return doctor_read(env->slurm_dir, name, SLURM_CONF_MAX, &text) == 0 ? text : NULL;
 }
 
-const char *slurm_container_plugin(const char *path)
+const char *slurm_plugin_split(const char *entry, char *path, size_t size)
 {
-	const char *base = strrchr(path, '/');
+	size_t n = strcspn(entry, " \t");
 
+	snprintf(path, size, "%.*s", (int)n, entry);
+	return entry + n + strspn(entry + n, " \t");
+}
+
+const char *slurm_container_plugin(const char *entry)
+{
+	char path[4096];
+	const char *base;
+
+	slurm_plugin_split(entry, path, sizeof(path));
+	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	if (!strncmp(base, "spank_capsa", 11))
 		return "capsa";

@@ -419,12 +419,14 @@ doctor_wrapped() {
 	mkdir -p "$SLURM/plugstack.conf.d" "$T/lib"
 	cp "$so" "$T/lib/spank_capsa.so"
 	echo "include plugstack.conf.d/*.conf" >"$SLURM/plugstack.conf"
-	echo "required $T/lib/spank_capsa.so capsa_path=/usr/bin/capsa" >"$SLURM/plugstack.conf.d/capsa.conf"
+	echo "required $T/lib/spank_capsa.so capsa_path=$CAPSA_BIN runtime_path=/run/pyxis" \
+		>"$SLURM/plugstack.conf.d/capsa.conf"
 	capsa_chown "$T/lib" "$SLURM"
 	run doctor
 	assert_success
 	assert_output_contains "[OK]   $SLURM/plugstack.conf loads $T/lib/spank_capsa.so"
 	assert_output_contains "[OK]   $T/lib/spank_capsa.so matches Slurm $want"
+	assert_output_contains "[OK]   the plugin runs $CAPSA_BIN"
 	# plugin_version is what Slurm compares with its own: make it 23.11.
 	python3 - "$T/lib/spank_capsa.so" <<-'PY'
 		import re, struct, subprocess, sys
@@ -456,6 +458,21 @@ doctor_wrapped() {
 	assert_status 1
 	assert_output_contains "[OK]   $SLURM/plugstack.conf loads spank_pyxis.so"
 	assert_output_contains "[FAIL] failed to open '$T/plugins/spank_pyxis.so': No such file or directory: srun fails while plugstack.conf names it"
+}
+
+@test "doctor: the capsa the plugin runs (capsa_path=, default BINDIR/capsa) must be there" {
+	echo "required /x/spank_capsa.so runtime_path=/run/pyxis capsa_path=$T/nothere/capsa" >"$SLURM/plugstack.conf"
+	run doctor
+	assert_status 1
+	assert_output_contains "[OK]   $SLURM/plugstack.conf loads /x/spank_capsa.so"
+	assert_output_contains "[FAIL] the plugin runs $T/nothere/capsa: No such file or directory: every container step fails"
+	assert_output_contains "install capsa there (make install) or give the plugin capsa_path=PATH in plugstack.conf"
+	echo "optional /x/spank_capsa.so" >"$SLURM/plugstack.conf"
+	run doctor
+	assert_output_contains "the plugin runs /usr/local/bin/capsa"
+	echo "optional /x/spank_pyxis.so capsa_path=/nothere" >"$SLURM/plugstack.conf"
+	run doctor
+	assert_output_not_contains "the plugin runs"
 }
 
 @test "doctor: slurm.conf's PlugStackConfig names the plugstack file" {

@@ -57,10 +57,12 @@ TEST(slurm_version)
 
 TEST(plugstack)
 {
-	char out[32];
+	char out[32], big[256];
 
+	ASSERT_EQ(plugstack_line("required /usr/lib/slurm/spank_capsa.so a=b  \n", big, sizeof(big)), 1);
+	ASSERT_STREQ(big, "/usr/lib/slurm/spank_capsa.so a=b");
 	ASSERT_EQ(plugstack_line("required /usr/lib/slurm/spank_capsa.so a=b", out, sizeof(out)), 1);
-	ASSERT_STREQ(out, "/usr/lib/slurm/spank_capsa.so");
+	ASSERT_STREQ(out, "/usr/lib/slurm/spank_capsa.so a"); /* truncated */
 	ASSERT_EQ(plugstack_line("  optional spank_pyxis.so", out, sizeof(out)), 1);
 	ASSERT_STREQ(out, "spank_pyxis.so");
 	ASSERT_EQ(plugstack_line("include /etc/slurm/plugstack.conf.d/*.conf", out, sizeof(out)), 2);

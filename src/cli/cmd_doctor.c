@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "doctor/doctor.h"
@@ -135,15 +136,23 @@ static const char *verdict_tag(enum doctor_verdict v)
 	return v == DOCTOR_OK ? "[OK]" : v == DOCTOR_WARN ? "[WARN]" : "[FAIL]";
 }
 
+/* Coloured on a terminal, as the [INFO]/[WARN]/[ERROR] lines of log.c. */
 void doctor_print(const struct doctor_report *r)
 {
+	static const char *const colors[] = {"32", "33", "31"};
 	unsigned count[3] = {0};
+	bool tty = isatty(STDOUT_FILENO);
 
 	for (size_t i = 0; i < r->n; i++) {
 		const struct doctor_result *c = &r->v[i];
+		int pad = 7 - (int)strlen(verdict_tag(c->verdict));
 
 		count[c->verdict]++;
-		printf("%-6s %s\n       %s\n", verdict_tag(c->verdict), c->summary, c->advice);
+		if (tty)
+			printf("\033[%sm%s\033[0m%*s%s\n       %s\n", colors[c->verdict], verdict_tag(c->verdict), pad, "",
+			       c->summary, c->advice);
+		else
+			printf("%s%*s%s\n       %s\n", verdict_tag(c->verdict), pad, "", c->summary, c->advice);
 	}
 	printf("%u OK, %u WARN, %u FAIL\n", count[DOCTOR_OK], count[DOCTOR_WARN], count[DOCTOR_FAIL]);
 }

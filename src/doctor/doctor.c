@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "doctor/doctor.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
 /* One line per area; NVIDIA checks go here in their own file. host: also
@@ -94,6 +96,20 @@ int doctor_read(const char *root, const char *rel, size_t max, char **ret)
 		return -1;
 	}
 	return 0;
+}
+
+char *doctor_which(const char *name)
+{
+	_cleanup_free_ char *dirs = xstrdup(PROC_HELPER_PATH);
+
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *path = xasprintf("%s/%s", d, name);
+
+		if (access(path, X_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
 }
 
 void doctor_run(const struct doctor_env *in, struct doctor_report *r)

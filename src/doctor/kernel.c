@@ -21,13 +21,16 @@
 /* gzip does the inflating: the capsa binary links no zlib. */
 static char *read_gz(const char *path)
 {
-	char *const argv[] = {(char *)"gzip", (char *)"-dc", (char *)path, NULL};
+	_cleanup_free_ char *gzip = doctor_which("gzip");
+	char *const argv[] = {gzip, (char *)"-dc", (char *)path, NULL};
 	char *const envp[] = {(char *)"PATH=" PROC_HELPER_PATH, NULL};
 	struct proc_output out = PROC_OUTPUT_INIT;
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct error err = ERROR_INIT;
 	_cleanup_close_ int devnull = -1;
 
+	if (gzip == NULL)
+		return NULL;
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	o.stderr_fd = devnull;
 	if (proc_capture(argv, envp, &o, MAX_KCONFIG, &out, &err) < 0)

@@ -27,7 +27,8 @@ static const char install_advice[] = "add the line of " CAPSA_DATADIR "/plugstac
  * controller); 0 when unknown. */
 static uint32_t installed_version(void)
 {
-	char *const argv[] = {(char *)"slurmd", (char *)"-V", NULL};
+	_cleanup_free_ char *slurmd = doctor_which("slurmd");
+	char *const argv[] = {slurmd, (char *)"-V", NULL};
 	char *const envp[] = {(char *)"PATH=" PROC_HELPER_PATH, NULL};
 	struct proc_output out = PROC_OUTPUT_INIT;
 	struct proc_opts o = PROC_OPTS_INIT;
@@ -35,6 +36,8 @@ static uint32_t installed_version(void)
 	_cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	uint32_t v = 0;
 
+	if (slurmd == NULL)
+		return 0;
 	o.stderr_fd = devnull;
 	if (proc_capture(argv, envp, &o, 256, &out, &err) < 0)
 		return 0;

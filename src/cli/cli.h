@@ -95,5 +95,9 @@ int cmd_digest(struct config *cfg, int argc, char **argv);
 int cmd_load(struct config *cfg, int argc, char **argv);
 int cmd_bundle(struct config *cfg, int argc, char **argv);
 int cmd_bundle_run(struct config *cfg, int argc, char **argv);
+int cmd_doctor(struct config *cfg, int argc, char **argv);
+struct doctor_report;
+/* The [OK|WARN|FAIL] lines of a report and a count (doctor, bundle -v). */
+void doctor_print(const struct doctor_report *r);
 
 #endif

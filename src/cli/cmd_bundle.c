@@ -11,7 +11,7 @@
 #include "cli/progress.h"
 #include "image/bundle.h"
 #include "runtime/bundle_run.h"
-#include "runtime/hostcheck.h"
+#include "doctor/doctor.h"
 #include "runtime/image_mount.h"
 #include "runtime/start.h"
 #include "util/cleanup.h"
@@ -191,16 +191,18 @@ static void print_info(const struct bundle_info *b)
 		printf("Uncompressed size: unknown\n");
 }
 
-static void print_check(const char *section, const char *label, const char *status, void *arg)
+/* enroot's bundle -v checks the host: doctor's host checks (no Slurm,
+ * no configuration: the bundle may run anywhere). */
+static void verify_host(void)
 {
-	bool tty = *(bool *)arg;
+	struct doctor_env env = {.host_only = true};
+	struct doctor_report r = DOCTOR_REPORT_INIT;
 
-	if (section)
-		printf(tty ? "\n\033[1m%s:\033[0m\n" : "\n%s:\n", section);
-	else if (label)
-		printf("%-45s: %s\n", label, status);
-	else
-		printf("%s\n", status);
+	doctor_run(&env, &r);
+	if (doctor_find(&r, "kernel"))
+		printf("Kernel version:\n%s\n\n", doctor_find(&r, "kernel")->summary);
+	doctor_print(&r);
+	doctor_report_free(&r);
 }
 
 static void show_progress(uint64_t done, uint64_t total, void *arg)
@@ -300,7 +302,6 @@ int cmd_bundle_run(struct config *cfg, int argc, char **argv)
 	struct run_args a = {.start = {&o, 0}};
 	struct error err = ERROR_INIT;
 	struct strv cleanup = STRV_INIT;
-	bool tty = isatty(1);
 	int sep = parse_header_args(argc, argv, &b), i, r;
 
 	if (sep < 0)
@@ -322,7 +323,7 @@ int cmd_bundle_run(struct config *cfg, int argc, char **argv)
 		if (a.info)
 			print_info(&b);
 		else
-			hostcheck_run(print_check, &tty);
+			verify_host();
 		start_opts_free(&o);
 		return 0;
 	}

@@ -21,6 +21,7 @@ static const char usage[] =
 	"   cache  list|verify|prune\n"
 	"   create [options] [--] IMAGE\n"
 	"   digest [options] [--] URI\n"
+	"   doctor [options]\n"
 	"   exec   [options] [--] PID COMMAND [ARG...]\n"
 	"   export [options] [--] NAME\n"
 	"   import [options] [--] URI\n"
@@ -41,7 +42,7 @@ static int cmd_help(struct config *cfg, int argc, char **argv)
 }
 
 static const struct cli_command commands[] = {
-	{"batch", cmd_batch, true},     {"exec", cmd_exec, false},      {"info", cmd_info, true},
+	{"batch", cmd_batch, true},     {"doctor", cmd_doctor, false},  {"exec", cmd_exec, false},      {"info", cmd_info, true},
 	{"list", cmd_list, true},       {"remove", cmd_remove, true},   {"start", cmd_start, true},
 	{"version", cmd_version, false}, {"--version", cmd_version, false}, {"help", cmd_help, false},
 	{"--help", cmd_help, false},    {"-h", cmd_help, false},

@@ -32,7 +32,7 @@ static void fuse_child_setup(void *unused)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-static const char *squashfuse_path(void)
+const char *image_mount_squashfuse(void)
 {
 	static const char *const paths[] = {"/usr/local/bin/squashfuse", "/usr/bin/squashfuse", "/bin/squashfuse"};
 
@@ -49,7 +49,7 @@ int image_mount_check(struct error *err)
 
 	if (fd >= 0) {
 		close(fd);
-		if (squashfuse_path() != NULL)
+		if (image_mount_squashfuse() != NULL)
 			return 0;
 		return error_set(err, ENOENT, "squashfuse is not installed: it is needed to start an image directly "
 					      "(or use 'capsa create' and start the container by name)");
@@ -93,7 +93,7 @@ static int mount_squashfuse(const char *image, uint64_t offset, const char *lowe
 {
 	_cleanup_free_ char *opts =
 		xasprintf("uid=%u,gid=%u,offset=%ju", (unsigned)geteuid(), (unsigned)getegid(), (uintmax_t)offset);
-	char *argv[] = {(char *)squashfuse_path(), (char *)"-f", (char *)"-o", opts, (char *)image, (char *)lower, NULL};
+	char *argv[] = {(char *)image_mount_squashfuse(), (char *)"-f", (char *)"-o", opts, (char *)image, (char *)lower, NULL};
 	char *envp[] = {(char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct stat st;

@@ -11,6 +11,8 @@
 /* 0 if images can be mounted here (a usable /dev/fuse and squashfuse in the
  * PATH image_mount() uses), else -1 with the fix in err. */
 int image_mount_check(struct error *err);
+/* The squashfuse image_mount() runs (fixed paths, not PATH), or NULL. */
+const char *image_mount_squashfuse(void);
 
 /* Mount the image at offset of file image under runtime_dir; *ret_root is
  * the overlay mount point. The squashfuse daemon is our child with

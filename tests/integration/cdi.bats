@@ -187,3 +187,74 @@ no example1"
 	assert_success
 	assert_output_contains "--device"
 }
+
+# fake_ldconfig: the image's /sbin/ldconfig records its arguments and
+# environment (update-ldcache runs it chrooted with an empty environment).
+fake_ldconfig() {
+	rm -f "$DATA/busybox/sbin/ldconfig"
+	write_file "$DATA/busybox/sbin/ldconfig" 0755 <<-'EOF'
+	#!/bin/sh
+	echo "$0 $*" >/etc/ldconfig.args
+	env >/etc/ldconfig.env
+	[ -e /etc/ld.so.conf.d/00-cuda-compat.conf ] && cat /etc/ld.so.conf.d/00-cuda-compat.conf >>/etc/ldconfig.args
+	exit 0
+	EOF
+}
+
+ldcache_spec() { # HOST_DRIVER_VERSION
+	write_spec nvidia.yaml <<-EOF
+	cdiVersion: 0.8.0
+	kind: nvidia.com/gpu
+	devices: [{name: "0", containerEdits: {deviceNodes: [{path: /dev/null}]}}]
+	containerEdits:
+	  hooks:
+	  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook,
+	     args: [nvidia-cdi-hook, enable-cuda-compat, --host-driver-version=$1]}
+	  - {hookName: createContainer, path: /usr/bin/nvidia-ctk,
+	     args: [nvidia-ctk, hook, update-ldcache, --folder, /usr/lib/x86_64-linux-gnu, --folder, /usr/lib64]}
+	  - {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook,
+	     args: [nvidia-cdi-hook, disable-device-node-modification]}
+	EOF
+}
+
+@test "cdi: update-ldcache runs the image's ldconfig on the folders, chrooted, with an empty environment" {
+	fake_ldconfig
+	ldcache_spec 550.54.15
+	run --separate-stderr capsa CAPSA_CDI_SPEC_DIRS="$CDI" LD_PRELOAD=/nonexistent.so start --rw \
+		--device nvidia.com/gpu=0 busybox sh -c 'cat /etc/ldconfig.args; grep -c -E "^(LD_|HOME|USER)" /etc/ldconfig.env'
+	assert_status 1 # grep counted 0 lines
+	assert_output_eq "/sbin/ldconfig /usr/lib/x86_64-linux-gnu /usr/lib64
+0"
+}
+
+@test "cdi: enable-cuda-compat adds /usr/local/cuda/compat only when newer than the host driver" {
+	fake_ldconfig
+	mkdir -p "$DATA/busybox/usr/local/cuda/compat"
+	: >"$DATA/busybox/usr/local/cuda/compat/libcuda.so.575.51.03"
+	ln -s libcuda.so.575.51.03 "$DATA/busybox/usr/local/cuda/compat/libcuda.so.1"
+	capsa_chown "$DATA/busybox/usr"
+	ldcache_spec 550.54.15
+	run --separate-stderr capsa CAPSA_CDI_SPEC_DIRS="$CDI" start --rw --device nvidia.com/gpu=0 busybox \
+		cat /etc/ldconfig.args
+	assert_success
+	assert_output_eq "/sbin/ldconfig /usr/lib/x86_64-linux-gnu /usr/lib64
+/usr/local/cuda/compat"
+	rm -f "$DATA/busybox/etc/ld.so.conf.d/00-cuda-compat.conf"
+	ldcache_spec 580.65.06
+	run --separate-stderr capsa CAPSA_CDI_SPEC_DIRS="$CDI" start --rw --device nvidia.com/gpu=0 busybox \
+		sh -c 'cat /etc/ldconfig.args; ls /etc/ld.so.conf.d'
+	assert_success
+	assert_output_eq "/sbin/ldconfig /usr/lib/x86_64-linux-gnu /usr/lib64"
+}
+
+@test "cdi: a device node the caller cannot open is one message naming it and the errno" {
+	[ -c /dev/hwrng ] && [ "$(stat -c %a /dev/hwrng)" = 600 ] || skip "no root-only /dev/hwrng here"
+	write_spec denied.yaml <<-EOF
+	cdiVersion: 0.6.0
+	kind: example.com/dev
+	devices: [{name: "0", containerEdits: {deviceNodes: [{path: /dev/example0, hostPath: /dev/hwrng}]}}]
+	EOF
+	run --separate-stderr cdi start --device example.com/dev=0 busybox true
+	assert_error "CDI device node '/dev/example0' (host '/dev/hwrng') cannot be opened"
+	[[ $stderr == *"Permission denied"* && $stderr == *"file mode"* ]]
+}

@@ -148,16 +148,21 @@ static int apply_edits(struct start_ctx *ctx, const struct cdi_edits *e, struct 
 	return 0;
 }
 
-int hook_cdi(struct start_ctx *ctx, struct error *err)
+int cdi_apply(struct start_ctx *ctx, const struct strv *devices, struct error *err)
 {
 	struct cdi_edits edits = {0};
 	int r;
 
-	if (ctx->opts->devices.n == 0)
+	if (devices->n == 0)
 		return 0;
-	r = cdi_resolve(config_get(ctx->cfg, "CDI_SPEC_DIRS"), &ctx->opts->devices, &edits, err);
+	r = cdi_resolve(config_get(ctx->cfg, "CDI_SPEC_DIRS"), devices, &edits, err);
 	if (r == 0)
 		r = apply_edits(ctx, &edits, err);
 	cdi_edits_done(&edits);
 	return r;
+}
+
+int hook_cdi(struct start_ctx *ctx, struct error *err)
+{
+	return cdi_apply(ctx, &ctx->opts->devices, err);
 }

@@ -3,10 +3,13 @@
  * binary's name (nvidia-ctk hook NAME, nvidia-cdi-hook NAME) and done in C:
  * create-symlinks makes the links inside the rootfs, update-ldcache runs the
  * container's own ldconfig chrooted in the rootfs with an empty
- * environment. Nothing from the spec is ever executed. */
+ * environment, enable-cuda-compat points the ld cache at the image's CUDA
+ * forward-compat libraries when they are newer than the host driver.
+ * Nothing from the spec is ever executed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 #include "runtime/cdi_hooks.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/proc.h"
 #include "util/xalloc.h"
 
@@ -125,6 +129,77 @@ static int update_ldcache(struct start_ctx *ctx, const struct strv *args, size_t
 	return 0;
 }
 
+#define COMPAT_DIR "/usr/local/cuda/compat"
+
+/* The driver major of a libcuda.so.MAJOR.MINOR[.PATCH] name, 0 otherwise. */
+static unsigned long compat_major(const char *name)
+{
+	const char *v = name + STRLEN("libcuda.so.");
+	char *end;
+	unsigned long m;
+
+	if (strncmp(name, "libcuda.so.", STRLEN("libcuda.so.")))
+		return 0;
+	m = strtoul(v, &end, 10);
+	return end != v && *end == '.' ? m : 0;
+}
+
+static int newest_compat_major(struct start_ctx *ctx, unsigned long *ret, struct error *err)
+{
+	_cleanup_close_ int path = -1;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct error ignored = ERROR_INIT;
+	struct dirent *de;
+	int dfd;
+
+	*ret = 0;
+	if (rootfs_resolve(ctx->rootfd, COMPAT_DIR, RESOLVE_NOCREATE, &path, &ignored) < 0)
+		return 0; /* an image without CUDA compat libraries */
+	dfd = openat(path, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return error_set(err, errno, "enable-cuda-compat: cannot open '%s'", COMPAT_DIR);
+	d = fdopendir(dfd); /* d owns dfd */
+	if (d == NULL) {
+		close(dfd);
+		return error_set(err, errno, "enable-cuda-compat: cannot read '%s'", COMPAT_DIR);
+	}
+	while ((de = readdir(d)) != NULL) {
+		unsigned long m = compat_major(de->d_name);
+
+		*ret = m > *ret ? m : *ret;
+	}
+	return 0;
+}
+
+/* The compat libraries only help when newer than the host driver; a
+ * 00- file puts them first in the cache update-ldcache then builds. */
+static int enable_cuda_compat(struct start_ctx *ctx, const struct strv *args, size_t i, struct error *err)
+{
+	static const char conf[] = COMPAT_DIR "\n";
+	const char *host = NULL;
+	_cleanup_close_ int etc = -1;
+	unsigned long host_major, compat;
+	char *end;
+
+	for (; i < args->n; i++) {
+		const char *v = flag_value(args, &i, "--host-driver-version");
+
+		host = v ? v : host;
+	}
+	if (host == NULL || *host == '\0')
+		return 0;
+	host_major = strtoul(host, &end, 10);
+	if (end == host || (*end != '.' && *end != '\0'))
+		return error_set(err, 0, "enable-cuda-compat: bad --host-driver-version '%s'", host);
+	if (newest_compat_major(ctx, &compat, err) < 0)
+		return -1;
+	if (compat <= host_major)
+		return 0;
+	if (rootfs_resolve(ctx->rootfd, "/etc/ld.so.conf.d", RESOLVE_MKDIR_P, &etc, err) < 0)
+		return error_prefix(err, "enable-cuda-compat");
+	return write_file_atomic_at(etc, "00-cuda-compat.conf", conf, STRLEN(conf), 0644, err);
+}
+
 /* args[0] is the program name; the subcommand follows "hook" for
  * nvidia-ctk, directly for nvidia-cdi-hook. */
 static const char *subcommand(const struct cdi_hook *h, size_t *ret_next)
@@ -159,7 +234,7 @@ int cdi_hook_native(struct start_ctx *ctx, const struct cdi_hook *h, struct erro
 	if (sub && !strcmp(sub, "disable-device-node-modification"))
 		return 0;
 	if (sub && !strcmp(sub, "enable-cuda-compat"))
-		return error_set(err, 0, "CDI hook '%s %s' is not supported yet", h->path, sub);
+		return enable_cuda_compat(ctx, &h->args, next, err);
 	return error_set(err, 0, "CDI %s hook '%s%s%s' refused: capsa runs no program named by a CDI spec",
 			 h->hook_name, h->path, sub ? " " : "", sub ? sub : "");
 }

@@ -132,7 +132,9 @@ static int select_all(const struct spec_set *set, const char *kind, struct selec
 	for (size_t i = 0; i < set->n; i++) {
 		const struct cdi_spec *s = &set->v[i];
 
-		for (size_t j = 0; kind == NULL || !strcmp(s->kind, kind) ? j < s->n_devices : false; j++) {
+		if (kind && strcmp(s->kind, kind))
+			continue;
+		for (size_t j = 0; j < s->n_devices; j++) {
 			struct found f;
 
 			if (find_device(set, s->kind, s->devices[j].name, &f, err) < 0)

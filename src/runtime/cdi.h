@@ -68,7 +68,7 @@ void cdi_spec_done(struct cdi_spec *s);
 void cdi_edits_done(struct cdi_edits *e);
 
 /* Resolve requests (qualified names, or VENDOR/CLASS=all) against every spec
- * in dirs (blank-separated; a later directory overrides an earlier one's
+ * in dirs (blank- or colon-separated; a later directory overrides an earlier one's
  * file of the same name), appending each device's edits and its spec's
  * top-level edits (once per spec) to *ret. A device defined by two specs, a
  * malformed spec or an unknown device is an error naming the file(s). */

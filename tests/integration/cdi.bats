@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2154 # status/output/lines/stderr are set by bats' run
+# shellcheck disable=SC2154,SC2016 # bats sets status/output/stderr; container commands are single-quoted
 # SPDX-License-Identifier: Apache-2.0
 # capsa start --device: CDI specs as a device source (issue 9). A test
 # vendor example.com/dev binds host stand-ins (/dev/null, /dev/zero) as its

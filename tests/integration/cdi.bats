@@ -165,11 +165,14 @@ no example1"
 	devices:
 	- {name: file, containerEdits: {deviceNodes: [{path: /dev/example0, hostPath: /etc/hostname}]}}
 	- {name: minor, containerEdits: {deviceNodes: [{path: /dev/example0, hostPath: /dev/null, major: 1, minor: 5}]}}
+	- {name: gone, containerEdits: {deviceNodes: [{path: /dev/example0, hostPath: /dev/no-such-node}]}}
 	EOF
 	run --separate-stderr cdi start --device example.com/dev=file busybox true
 	assert_error "is not a character device"
 	run --separate-stderr cdi start --device example.com/dev=minor busybox true
 	assert_error "is 1:3, the spec says 1:5"
+	run --separate-stderr cdi start --device example.com/dev=gone busybox true
+	assert_error "host node '/dev/no-such-node': No such file"
 }
 
 @test "cdi: a plain start maps no libyaml; a --device start loads it" {

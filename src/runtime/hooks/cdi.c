@@ -50,12 +50,12 @@ static int bind(struct start_ctx *ctx, const char *src, const char *dst, const c
 
 /* The host node must be the device the spec describes: a spec naming a
  * regular file or another device is refused rather than bound. */
-static int check_host_node(const struct cdi_node *n, const char *src, struct error *err)
+static int check_host_node(const struct cdi_node *n, const char *src, int fd, struct error *err)
 {
 	struct stat st;
 	bool blk = n->type && !strcmp(n->type, "b");
 
-	if (stat(src, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return error_set(err, errno, "CDI device node '%s': host node '%s'", n->path, src);
 	if (!(blk ? S_ISBLK(st.st_mode) : S_ISCHR(st.st_mode)) && !(n->type == NULL && S_ISBLK(st.st_mode)))
 		return error_set(err, 0, "CDI device node '%s': host '%s' is not a %s device", n->path, src,
@@ -99,13 +99,20 @@ static int probe_node(struct start_ctx *ctx, const struct cdi_node *n, const cha
 static int apply_node(struct start_ctx *ctx, const struct cdi_node *n, struct error *err)
 {
 	const char *src = n->host_path ? n->host_path : n->path;
+	_cleanup_close_ int fd = open(src, O_PATH | O_CLOEXEC);
+	char fdpath[64];
 
-	if (check_host_node(n, src, err) < 0)
+	if (fd < 0)
+		return error_set(err, errno, "CDI device node '%s': host node '%s'", n->path, src);
+	if (check_host_node(n, src, fd, err) < 0)
 		return -1;
-	/* No nodev: the bind keeps the host devtmpfs superblock, so the node
-	 * works in the user namespace, as 10-devices' /dev/null does. */
-	if (bind(ctx, src, n->path, "x-create=file,bind,nosuid,noexec", err) < 0)
-		return error_prefix(err, "CDI device node '%s'", n->path);
+	/* The node checked is the node bound (through its fd), whatever
+	 * renames happen meanwhile. No nodev: the bind keeps the host
+	 * devtmpfs superblock, so the node works in the user namespace, as
+	 * 10-devices' /dev/null does. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (bind(ctx, fdpath, n->path, "x-create=file,bind,nosuid,noexec", err) < 0)
+		return error_prefix(err, "CDI device node '%s' (host '%s')", n->path, src);
 	return probe_node(ctx, n, src, err);
 }
 

@@ -71,6 +71,24 @@ TEST(json)
 	cdi_spec_done(&s);
 }
 
+/* What JSON writers emit: no blanks after ':' and ',', or tab indents. */
+TEST(json_compact_and_tabs)
+{
+	static const char compact[] = "{\"cdiVersion\":\"1.0.0\",\"kind\":\"a.com/b\",\"devices\":[{\"name\":\"x\","
+				      "\"containerEdits\":{\"deviceNodes\":[{\"path\":\"/dev/x\",\"major\":195}]}}]}";
+	static const char tabs[] = "{\n\t\"cdiVersion\": \"0.8.0\",\n\t\"kind\": \"a.com/b\",\n\t\"devices\": [\n"
+				   "\t\t{\"name\": \"y\"}\n\t]\n}\n";
+	struct cdi_spec s = {0};
+	struct error err = ERROR_INIT;
+
+	ASSERT_OK(parse(compact, &s, &err), &err);
+	ASSERT_EQ(s.devices[0].edits.nodes[0].major, 195);
+	cdi_spec_done(&s);
+	ASSERT_OK(parse(tabs, &s, &err), &err);
+	ASSERT_STREQ(s.devices[0].name, "y");
+	cdi_spec_done(&s);
+}
+
 TEST(yaml)
 {
 	struct cdi_spec s = {0};
@@ -259,5 +277,5 @@ TEST(conflict_and_override)
 	ASSERT_TRUE(strstr(err.msg, "bad.json") != NULL);
 }
 
-TAP_MAIN(T(json), T(yaml), T(malformed), T(bounds), T(alias_bomb), T(qualified_name), T(resolve),
+TAP_MAIN(T(json), T(json_compact_and_tabs), T(yaml), T(malformed), T(bounds), T(alias_bomb), T(qualified_name), T(resolve),
 	 T(conflict_and_override))

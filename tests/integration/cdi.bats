@@ -94,6 +94,10 @@ no example1"
 		stat -c '%F %t:%T' /dev/null
 	assert_success
 	assert_output_eq "character special file 1:3"
+	# A node the host's /dev lacks cannot be made there: the fix is named.
+	example_spec
+	run --separate-stderr capsa CAPSA_CDI_SPEC_DIRS="$CDI" start --device example.com/dev=1 busybox true
+	assert_error "set CAPSA_RESTRICT_DEV=y"
 }
 
 @test "cdi: a malformed spec is an error naming the file" {

@@ -111,8 +111,15 @@ static int apply_node(struct start_ctx *ctx, const struct cdi_node *n, struct er
 	 * devtmpfs superblock, so the node works in the user namespace, as
 	 * 10-devices' /dev/null does. */
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	if (bind(ctx, fdpath, n->path, "x-create=file,bind,nosuid,noexec", err) < 0)
+	if (bind(ctx, fdpath, n->path, "x-create=file,bind,nosuid,noexec", err) < 0) {
+		/* The host's /dev (rbind) cannot get a new node unprivileged. */
+		if (!strncmp(n->path, "/dev/", 5) && !config_bool(ctx->cfg, "RESTRICT_DEV"))
+			return error_set(err, err->code,
+					 "CDI device node '%s' (host '%s'): the container's /dev is the host's, where "
+					 "'%s' cannot be created (set CAPSA_RESTRICT_DEV=y for a fresh /dev)",
+					 n->path, src, n->path);
 		return error_prefix(err, "CDI device node '%s' (host '%s')", n->path, src);
+	}
 	return probe_node(ctx, n, src, err);
 }
 

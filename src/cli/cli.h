@@ -35,7 +35,7 @@ int cli_parse(int argc, char **argv, const struct cli_option *opts, int (*handle
 int cli_usage(const char *text, int code);
 
 /* start's options, shared with the bundle runner. */
-enum { OPT_CONF = 1, OPT_ENV, OPT_RC, OPT_ROOT, OPT_RW, OPT_MOUNT, OPT_PID, OPT_NET, OPT_IPC, OPT_UTS };
+enum { OPT_CONF = 1, OPT_ENV, OPT_RC, OPT_ROOT, OPT_RW, OPT_MOUNT, OPT_PID, OPT_NET, OPT_IPC, OPT_UTS, OPT_DEVICE };
 
 struct start_opts;
 struct start_args {

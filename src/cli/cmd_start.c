@@ -39,6 +39,9 @@ int start_option(int id, const char *value, void *arg)
 	case OPT_MOUNT:
 		strv_push(&a->o->mount_args, value);
 		return 0;
+	case OPT_DEVICE:
+		strv_push(&a->o->devices, value);
+		return 0;
 	default:
 		break;
 	}
@@ -67,6 +70,7 @@ static const char start_usage[] =
 	"   -r, --root           Ask to be remapped to root inside the container\n"
 	"   -w, --rw             Make the container root filesystem writable\n"
 	"   -m, --mount FSTAB    Perform a mount from the host inside the container (colon-separated)\n"
+	"       --device CDI     Add a CDI device, VENDOR/CLASS=NAME (e.g. nvidia.com/gpu=0), or =all\n"
 	"       --pid            Run the container in a new PID namespace\n"
 	"       --net            Run the container in a new network namespace\n"
 	"       --ipc            Run the container in a new IPC namespace\n"
@@ -76,7 +80,7 @@ static const struct cli_option start_options[] = {
 	{'c', "conf", ARG_VALUE, OPT_CONF}, {'e', "env", ARG_VALUE, OPT_ENV},	{0, "rc", ARG_VALUE, OPT_RC},
 	{'r', "root", ARG_FLAG, OPT_ROOT},  {'w', "rw", ARG_FLAG, OPT_RW},	{'m', "mount", ARG_VALUE, OPT_MOUNT},
 	{0, "pid", ARG_FLAG, OPT_PID},	    {0, "net", ARG_FLAG, OPT_NET},	{0, "ipc", ARG_FLAG, OPT_IPC},
-	{0, "uts", ARG_FLAG, OPT_UTS},	    {0, NULL, ARG_FLAG, 0},
+	{0, "uts", ARG_FLAG, OPT_UTS},	    {0, "device", ARG_VALUE, OPT_DEVICE}, {0, NULL, ARG_FLAG, 0},
 };
 
 static void start_warn(const char *msg)

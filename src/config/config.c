@@ -43,6 +43,7 @@ static const struct {
 	{"IMAGE_MOUNTS", "restricted"},
 	{"IMAGE_ENVIRON", "restricted"},
 	{"RESTRICT_DEV", "n"},
+	{"CDI_SPEC_DIRS", "/etc/cdi /var/run/cdi"},
 	{"UNSHARE_PID", "n"},
 	{"UNSHARE_NET", "n"},
 	{"UNSHARE_IPC", "n"},

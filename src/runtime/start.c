@@ -31,6 +31,7 @@ void start_opts_free(struct start_opts *o)
 {
 	strv_free(&o->env_args);
 	strv_free(&o->mount_args);
+	strv_free(&o->devices);
 }
 
 static int validate(struct start_ctx *ctx, struct error *err)

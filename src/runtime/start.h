@@ -20,6 +20,7 @@ struct start_opts {
 	const char *rc_file;    /* --rc */
 	struct strv env_args;   /* -e KEY[=VAL] */
 	struct strv mount_args; /* -m SRC:DST[:TYPE:OPTS] */
+	struct strv devices;    /* --device VENDOR/CLASS=NAME (CDI) */
 	char **argv;            /* command and arguments, may be empty */
 	int argc;
 	void (*warn)(const char *msg); /* one-line warnings; NULL: none shown */

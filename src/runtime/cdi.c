@@ -206,6 +206,24 @@ int cdi_resolve(const char *dirs, const struct strv *requests, struct cdi_edits 
 	return r;
 }
 
+int cdi_check(const char *dirs, size_t *ret_specs, size_t *ret_devices, struct error *err)
+{
+	struct spec_set set = {0};
+	struct selection sel = {0};
+	int r = load_all(dirs, &set, err);
+
+	if (r == 0 && set.n > 0)
+		r = select_all(&set, NULL, &sel, err);
+	*ret_specs = set.n;
+	*ret_devices = sel.n;
+	for (size_t i = 0; i < set.n; i++)
+		cdi_spec_done(&set.v[i]);
+	free(set.v);
+	free(set.dir);
+	free(sel.v);
+	return r;
+}
+
 static void copy_strv(struct strv *dst, const struct strv *src)
 {
 	for (size_t i = 0; i < src->n; i++)

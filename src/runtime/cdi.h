@@ -74,6 +74,10 @@ void cdi_edits_done(struct cdi_edits *e);
  * malformed spec or an unknown device is an error naming the file(s). */
 int cdi_resolve(const char *dirs, const struct strv *requests, struct cdi_edits *ret, struct error *err);
 
+/* Load every spec in dirs and resolve all their devices, as a start would:
+ * the number of spec files and of devices, or the first error (for doctor). */
+int cdi_check(const char *dirs, size_t *ret_specs, size_t *ret_devices, struct error *err);
+
 /* Append a copy of src to dst. */
 void cdi_edits_append(struct cdi_edits *dst, const struct cdi_edits *src);
 

@@ -49,7 +49,7 @@ int image_mount_check(struct error *err)
 
 	if (fd >= 0) {
 		close(fd);
-		if (image_mount_squashfuse() != NULL)
+		if (sqfuse_available() || image_mount_squashfuse() != NULL)
 			return 0;
 		return error_set(err, ENOENT, "squashfuse is not installed: it is needed to start an image directly "
 					      "(or use 'capsa create' and start the container by name)");

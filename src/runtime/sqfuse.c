@@ -23,6 +23,11 @@
 
 #ifndef WITH_SQFUSE_LL
 
+bool sqfuse_available(void)
+{
+	return false;
+}
+
 int sqfuse_mount(const char *image, uint64_t offset, const char *mountpoint, struct error *err)
 {
 	(void)image, (void)offset, (void)mountpoint, (void)err;
@@ -251,12 +256,17 @@ static int mount_fuse(const char *mountpoint, struct error *err)
 	return fd;
 }
 
+bool sqfuse_available(void)
+{
+	return lib.ll_open != NULL || load_library() == 0;
+}
+
 int sqfuse_mount(const char *image, uint64_t offset, const char *mountpoint, struct error *err)
 {
 	sqfs_ll *ll;
 	int fd, r;
 
-	if (lib.ll_open == NULL && load_library() < 0)
+	if (!sqfuse_available())
 		return 1;
 	ll = lib.ll_open(image, offset);
 	if (ll == NULL)

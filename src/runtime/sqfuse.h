@@ -3,9 +3,13 @@
 #ifndef CAPSA_RUNTIME_SQFUSE_H
 #define CAPSA_RUNTIME_SQFUSE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/error.h"
+
+/* Can libsquashfuse_ll be loaded (and was capsa built with its headers)? */
+bool sqfuse_available(void);
 
 /* Mount the image at offset of file image on mountpoint, served by a forked
  * child that dies with the caller (PDEATHSIG). Needs CAP_SYS_ADMIN in the

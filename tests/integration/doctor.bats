@@ -287,7 +287,7 @@ doctor_wrapped() {
 	run capsa doctor
 	assert_success
 	assert_output_contains "[OK]   /dev/fuse opens read-write"
-	assert_output_contains "[OK]   squashfuse: "
+	assert_output_contains "[OK]   libsquashfuse_ll.so.0 loads"
 }
 
 # --- nesting --------------------------------------------------------------------
@@ -542,4 +542,27 @@ doctor_wrapped() {
 	echo "Name=gpu File=/dev/nvidia[0-3]" >"$SLURM/gres.conf"
 	run doctor
 	assert_output_contains "[OK]   GPU gres: GresTypes=gpu, 1 node lines with Gres=gpu, 1 gres.conf lines"
+}
+
+@test "doctor: CDI specs are loaded as a start would: counted when valid, the file named when malformed or in conflict" {
+	local cdi=$WORK/cdi
+	mkdir -p "$cdi"
+	capsa_chown "$cdi"
+	run capsa_env CAPSA_CDI_SPEC_DIRS="$cdi" doctor
+	assert_output_contains "[OK]   no CDI specs in $cdi"
+	printf '{"cdiVersion": "0.6.0", "kind": "example.com/dev", "devices": [{"name": "0", "containerEdits": {"env": ["A=1"]}}, {"name": "1", "containerEdits": {"env": ["A=2"]}}]}\n' >"$cdi/a.json"
+	chmod 0644 "$cdi/a.json"
+	run capsa_env CAPSA_CDI_SPEC_DIRS="$cdi" doctor
+	assert_output_contains "[OK]   1 CDI spec file(s) in $cdi define 2 device(s), none in conflict"
+	cp "$cdi/a.json" "$cdi/b.json"
+	run capsa_env CAPSA_CDI_SPEC_DIRS="$cdi" doctor
+	assert_status 1
+	assert_output_contains "[FAIL] "
+	assert_output_contains "$cdi/a.json"
+	assert_output_contains "$cdi/b.json"
+	assert_output_contains "nvidia-ctk cdi generate"
+	printf 'cdiVersion: 0.6.0\nkind: [oops\n' >"$cdi/b.json"
+	run capsa_env CAPSA_CDI_SPEC_DIRS="$cdi" doctor
+	assert_status 1
+	assert_output_contains "$cdi/b.json"
 }

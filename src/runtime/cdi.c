@@ -185,6 +185,14 @@ static void collect(const struct selection *sel, struct cdi_edits *ret)
 	}
 }
 
+static void spec_set_free(struct spec_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		cdi_spec_done(&set->v[i]);
+	free(set->v);
+	free(set->dir);
+}
+
 int cdi_resolve(const char *dirs, const struct strv *requests, struct cdi_edits *ret, struct error *err)
 {
 	struct spec_set set = {0};
@@ -198,10 +206,7 @@ int cdi_resolve(const char *dirs, const struct strv *requests, struct cdi_edits 
 		r = select_request(&set, requests->v[i], &sel, err);
 	if (r == 0)
 		collect(&sel, ret);
-	for (size_t i = 0; i < set.n; i++)
-		cdi_spec_done(&set.v[i]);
-	free(set.v);
-	free(set.dir);
+	spec_set_free(&set);
 	free(sel.v);
 	return r;
 }
@@ -216,10 +221,7 @@ int cdi_check(const char *dirs, size_t *ret_specs, size_t *ret_devices, struct e
 		r = select_all(&set, NULL, &sel, err);
 	*ret_specs = set.n;
 	*ret_devices = sel.n;
-	for (size_t i = 0; i < set.n; i++)
-		cdi_spec_done(&set.v[i]);
-	free(set.v);
-	free(set.dir);
+	spec_set_free(&set);
 	free(sel.v);
 	return r;
 }

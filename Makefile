@@ -35,7 +35,7 @@ else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
-CORE_SRC := $(wildcard src/util/*.c src/config/*.c src/runtime/*.c src/runtime/hooks/*.c src/image/*.c src/image/*/*.c)
+CORE_SRC := $(wildcard src/util/*.c src/gpu/*.c src/config/*.c src/runtime/*.c src/runtime/hooks/*.c src/image/*.c src/image/*/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
 # Two binaries: capsa runs the container verbs and maps only libc and
 # libseccomp (--as-needed drops the rest), capsa-image the image verbs.

@@ -15,6 +15,7 @@ int hook_devices(struct start_ctx *ctx, struct error *err);
 int hook_home(struct start_ctx *ctx, struct error *err);
 int hook_localtime(struct start_ctx *ctx, struct error *err);
 int hook_aptfix(struct start_ctx *ctx, struct error *err);
+int hook_nvidia(struct start_ctx *ctx, struct error *err);
 
 /* Mount one fstab-style line now (used by built-in hooks). */
 int hook_mount(struct start_ctx *ctx, const char *line, struct error *err);

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gpu/driver.h"
+#include "gpu/ldcache.h"
+#include "runtime/resolve.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+#define MAX_BINS 16
+
+/* The host path of path resolved under the driver root (symlinks clamped
+ * to it), if it names a file of the wanted type (S_IFREG, S_IFSOCK, ...). */
+static char *host_resolve(int rootfd, const char *path, mode_t type)
+{
+	struct error ignore = ERROR_INIT;
+	_cleanup_close_ int fd = -1;
+	char link[64], buf[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (rootfs_resolve(rootfd, path, RESOLVE_NOCREATE, &fd, &ignore) < 0 || fstat(fd, &st) < 0 ||
+	    (st.st_mode & S_IFMT) != type)
+		return NULL;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+struct candidates {
+	struct gpu_lib_candidate *v;
+	size_t n;
+	struct strv owned;
+};
+
+static int find_libs(const struct gpu_host *host, int rootfd, unsigned caps, struct candidates *out,
+		     struct error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct ldcache cache;
+	size_t len;
+	int32_t arch = ldcache_native_arch();
+
+	if (read_file_at(AT_FDCWD, host->ldcache, LDCACHE_MAX_SIZE, &buf, &len, err) < 0 ||
+	    ldcache_parse(buf, len, &cache, err) < 0)
+		return error_prefix(err, "ld cache '%s'", host->ldcache);
+	out->v = xcalloc(cache.n + 1, sizeof(*out->v));
+	/* Kept in cache order: gpu_plan_libs() lets a later entry replace an
+	 * earlier one, as libnvidia-container does. */
+	for (size_t i = 0; i < cache.n; i++) {
+		const struct ldcache_entry *e = &cache.v[i];
+		char *path;
+
+		if (!(e->flags & 1) || (e->flags & LDCACHE_ARCH_MASK) != arch || !gpu_lib_wanted(e->key, caps))
+			continue;
+		path = host_resolve(rootfd, e->value, S_IFREG);
+		if (path == NULL)
+			continue;
+		strv_push_take(&out->owned, path);
+		strv_push(&out->owned, e->key);
+		out->v[out->n++] = (struct gpu_lib_candidate){NULL, NULL};
+	}
+	/* Pointers into owned are taken once it stopped growing. */
+	for (size_t i = 0; i < out->n; i++)
+		out->v[i] = (struct gpu_lib_candidate){out->owned.v[2 * i + 1], out->owned.v[2 * i]};
+	ldcache_done(&cache);
+	return 0;
+}
+
+static void find_bins(int rootfd, unsigned caps, struct gpu_plan *p)
+{
+	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+					   "/usr/bin",	      "/sbin",		"/bin"};
+	const char *bins[MAX_BINS];
+
+	gpu_bins_wanted(caps, bins, MAX_BINS);
+	for (size_t b = 0; bins[b]; b++) {
+		for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+			_cleanup_free_ char *path = xasprintf("%s/%s", dirs[d], bins[b]);
+			_cleanup_free_ char *host = host_resolve(rootfd, path, S_IFREG);
+			_cleanup_free_ char *dst = xasprintf("/usr/bin/%s", bins[b]);
+
+			if (host) {
+				gpu_plan_add(p, GPU_ITEM_BIN, host, dst, false);
+				break;
+			}
+		}
+	}
+}
+
+/* GSP firmware, in case the GPU is first opened from the container. */
+static void find_firmware(int rootfd, const char *rm, struct gpu_plan *p)
+{
+	_cleanup_free_ char *dir = xasprintf("/lib/firmware/nvidia/%s", rm);
+	_cleanup_free_ char *host = host_resolve(rootfd, dir, S_IFDIR);
+	_cleanup_closedir_ DIR *d = host ? opendir(host) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", host, de->d_name);
+		_cleanup_free_ char *dst = xasprintf("%s/%s", dir, de->d_name);
+
+		if (fnmatch("gsp*.bin", de->d_name, 0) == 0 && path_is_reg(src))
+			gpu_plan_add(p, GPU_ITEM_FW, src, dst, true);
+	}
+}
+
+static void find_ipc(int rootfd, unsigned caps, struct gpu_plan *p)
+{
+	static const struct {
+		const char *path;
+		mode_t type;
+		unsigned caps;
+	} ipc[] = {
+		{"/var/run/nvidia-persistenced/socket", S_IFSOCK, GPU_CAP_UTILITY},
+		{"/var/run/nvidia-fabricmanager/socket", S_IFSOCK, GPU_CAP_UTILITY},
+		{"/tmp/nvidia-mps", S_IFDIR, GPU_CAP_COMPUTE | GPU_CAP_VIDEO},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ipc); i++) {
+		_cleanup_free_ char *host = (ipc[i].caps & caps) ? host_resolve(rootfd, ipc[i].path, ipc[i].type) : NULL;
+
+		if (host)
+			gpu_plan_add(p, GPU_ITEM_IPC, host, ipc[i].path, true);
+	}
+}
+
+static bool is_debian(int rootfd)
+{
+	struct error ignore = ERROR_INIT;
+	_cleanup_close_ int fd = -1;
+
+	return rootfs_resolve(rootfd, "/etc/debian_version", RESOLVE_NOCREATE, &fd, &ignore) == 0;
+}
+
+static int plan_files(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
+		      struct gpu_plan *p, struct error *err)
+{
+	struct candidates c = {NULL, 0, STRV_INIT};
+	_cleanup_close_ int drvfd = open(host->driver_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (drvfd < 0)
+		return error_set(err, errno, "NVIDIA driver root '%s'", host->driver_root);
+	r = find_libs(host, drvfd, req->caps, &c, err);
+	if (r == 0) {
+		gpu_plan_libs(p, c.v, c.n, inv->rm, req->caps);
+		find_bins(drvfd, req->caps, p);
+		find_firmware(drvfd, inv->rm, p);
+		find_ipc(drvfd, req->caps, p);
+	}
+	free(c.v);
+	strv_free(&c.owned);
+	return r;
+}
+
+int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
+		  int rootfd, struct gpu_plan *ret, struct error *err)
+{
+	struct gpu_plan p;
+
+	memset(&p, 0, sizeof(p));
+	p.libdir = xstrdup(gpu_libdir(is_debian(rootfd)));
+	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 ||
+	    gpu_check_requires(req, inv, p.gpus, p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0) {
+		gpu_plan_done(&p);
+		return -1;
+	}
+	gpu_plan_devices(&p, inv, req->caps, host->dev_root);
+	*ret = p;
+	return 0;
+}

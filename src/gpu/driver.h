@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Host discovery (gpu.md §2.1): every host lookup is resolved under the
+ * driver root as if it were "/", then the pure planner is fed the facts. */
+#ifndef CAPSA_GPU_DRIVER_H
+#define CAPSA_GPU_DRIVER_H
+
+#include "gpu/plan.h"
+
+/* Where the driver lives; settings CAPSA_NVIDIA_* (tests point them at a
+ * fake driver tree). */
+struct gpu_host {
+	const char *driver_root; /* libs, bins, firmware, IPC sockets */
+	const char *ldcache;     /* default <driver_root>/etc/ld.so.cache */
+	const char *proc_root;   /* driver/nvidia/... */
+	const char *dev_root;    /* device nodes */
+};
+
+/* The whole plan but the devices' probe: GPUs, requirements, libraries,
+ * binaries, firmware, IPC, device nodes. rootfd: the container root, for
+ * its distribution's library directory. */
+int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
+		  int rootfd, struct gpu_plan *ret, struct error *err);
+
+#endif

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* 98-nvidia: NVIDIA GPUs injected natively (enroot's hook runs
+ * nvidia-container-cli instead). Only when the container asks for it:
+ * without NVIDIA_VISIBLE_DEVICES the start path does no GPU work at all. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gpu/driver.h"
+#include "gpu/inject.h"
+#include "runtime/hooks.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
+
+static void host_settings(struct start_ctx *ctx, struct gpu_host *h, char **owned)
+{
+	h->driver_root = config_get(ctx->cfg, "NVIDIA_DRIVER_ROOT");
+	h->proc_root = config_get(ctx->cfg, "NVIDIA_PROC_ROOT");
+	h->dev_root = config_get(ctx->cfg, "NVIDIA_DEV_ROOT");
+	h->ldcache = config_get(ctx->cfg, "NVIDIA_LDCACHE");
+	if (h->driver_root == NULL)
+		h->driver_root = "/";
+	if (h->proc_root == NULL)
+		h->proc_root = "/proc";
+	if (h->dev_root == NULL)
+		h->dev_root = "/dev";
+	if (h->ldcache == NULL) {
+		*owned = xasprintf("%s/etc/ld.so.cache", strcmp(h->driver_root, "/") ? h->driver_root : "");
+		h->ldcache = *owned;
+	}
+}
+
+/* "all" means the GPUs this process may open (under Slurm: its allocation);
+ * the others are dropped, with a warning naming why. */
+static void keep_openable(struct start_ctx *ctx, const char *dev_root, struct gpu_inventory *inv)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < inv->n; i++) {
+		_cleanup_free_ char *path = xasprintf("%s/nvidia%u", dev_root, inv->gpus[i].minor);
+		struct error err = ERROR_INIT;
+		int fd = -1;
+
+		if (gpu_open_device(path, &fd, &err) < 0) {
+			if (ctx->opts->warn)
+				ctx->opts->warn(err.msg);
+			continue;
+		}
+		close(fd);
+		inv->gpus[kept++] = inv->gpus[i];
+	}
+	inv->n = kept;
+}
+
+static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct error *err)
+{
+	_cleanup_free_ char *ldcache = NULL;
+	struct gpu_inventory inv = {{0}, NULL, 0};
+	struct gpu_plan plan;
+	struct gpu_host host;
+	struct gpu_inject_ctx ic = {ctx->rootfd, ctx->userns, ctx->opts->warn};
+	int r;
+
+	host_settings(ctx, &host, &ldcache);
+	if (gpu_inventory_load(host.proc_root, &inv, err) < 0)
+		return -1;
+	if (req->all)
+		keep_openable(ctx, host.dev_root, &inv);
+	r = gpu_make_plan(&host, req, &inv, ctx->rootfd, &plan, err);
+	if (r == 0) {
+		r = gpu_inject(&ic, &plan, err);
+		gpu_plan_done(&plan);
+	}
+	gpu_inventory_done(&inv);
+	return r;
+}
+
+int hook_nvidia(struct start_ctx *ctx, struct error *err)
+{
+	const char *dev = gpu_env_get(ctx->host_env.v, ctx->env.v, "NVIDIA_VISIBLE_DEVICES");
+	struct gpu_request req;
+	int r;
+
+	if (dev == NULL || *dev == '\0')
+		return 0;
+	if (gpu_request_parse(ctx->host_env.v, ctx->env.v, &req, err) < 0)
+		return -1;
+	r = req.active ? inject(ctx, &req, err) : 0;
+	gpu_request_done(&req);
+	return r;
+}

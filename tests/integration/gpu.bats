@@ -1,0 +1,220 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+#
+# Native NVIDIA GPU injection (issue 9, gpu.md) against a fake driver built
+# offline by tests/fixtures/mkfakedriver.sh: no GPU, no privilege. The
+# container is a small glibc rootfs (busybox + the host's libc, ld.so and
+# static ldconfig + a dlopen probe), started with RESTRICT_DEV so that /dev
+# holds only what capsa put there.
+
+load helpers
+
+setup_file() {
+	[ -z "${CAPSA_SKIP_INTEGRATION:-}" ] || return 0
+	G=$(mktemp -d "${CAPSA_TEST_TMPDIR:-/tmp}/capsa-gpufix.XXXXXX")
+	chmod 0755 "$G"
+	"$CAPSA_REPO/tests/fixtures/mkfakedriver.sh" "$G/fake" >&2
+	mkimage "$G/rootfs" "$G/gpu.sqsh"
+	# Hostile: the library directory is an absolute symlink to a host path.
+	mkdir -p "$G/escape"
+	chmod 0777 "$G/escape"
+	cp -a "$G/rootfs" "$G/hostile"
+	mv "$G/hostile/usr/lib/x86_64-linux-gnu" "$G/hostile/usr/lib/real"
+	ln -s "$G/escape" "$G/hostile/usr/lib/x86_64-linux-gnu"
+	mksquashfs "$G/hostile" "$G/hostile.sqsh" -all-root -noappend -quiet -no-progress >/dev/null
+	chmod -R a+rX "$G"
+	export G
+}
+
+teardown_file() {
+	[ -z "${G:-}" ] || rm -rf "$G"
+}
+
+setup() { capsa_setup; }
+teardown() { capsa_teardown; }
+
+# mkimage DIR SQSH: the busybox fixture plus glibc, ldconfig and the probe.
+mkimage() {
+	local root=$1 mlib=/lib/x86_64-linux-gnu
+	cp -a "$CAPSA_FIXTURES/busybox" "$root"
+	mkdir -p "$root$mlib" "$root/lib64" "$root/usr/lib/x86_64-linux-gnu"
+	cp -L "$mlib/libc.so.6" "$mlib/ld-linux-x86-64.so.2" "$root$mlib/"
+	ln -sf "$mlib/ld-linux-x86-64.so.2" "$root/lib64/ld-linux-x86-64.so.2"
+	cp -L "$(command -v ldconfig || echo /sbin/ldconfig)" "$root/sbin/ldconfig"
+	cp "$G/fake/cudaprobe" "$root/usr/bin/cudaprobe"
+	echo 12.0 >"$root/etc/debian_version"
+	printf '%s\n' /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu >"$root/etc/ld.so.conf"
+	mksquashfs "$root" "$2" -all-root -noappend -quiet -no-progress >/dev/null
+}
+
+# gpu [NAME=VALUE]... ARGS: capsa with the fake driver's settings.
+gpu() {
+	capsa_env CAPSA_RESTRICT_DEV=y CAPSA_NVIDIA_DRIVER_ROOT="$G/fake/root" \
+		CAPSA_NVIDIA_PROC_ROOT="$G/fake/proc" CAPSA_NVIDIA_DEV_ROOT="${DEVROOT:-$G/fake/dev}" "$@"
+}
+
+create_gpu() { create_busybox gpu "$G/gpu.sqsh"; }
+
+LIBDIR=/usr/lib/x86_64-linux-gnu
+
+@test "gpu: unset, empty or void NVIDIA_VISIBLE_DEVICES injects nothing" {
+	create_gpu
+	for v in UNSET "" void "none,void"; do
+		if [ "$v" = UNSET ]; then
+			run --separate-stderr gpu start gpu sh -c "ls /dev; ls $LIBDIR"
+		else
+			run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="$v" start gpu sh -c "ls /dev; ls $LIBDIR"
+		fi
+		assert_success
+		assert_output_not_contains nvidia
+		assert_output_not_contains libcuda
+	done
+}
+
+@test "gpu: default capabilities (utility,compute): libraries, binaries, nodes; decoy and video/graphics libs left out" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all start gpu sh -c \
+		"ls /dev $LIBDIR /usr/bin; readlink $LIBDIR/libcuda.so.1 $LIBDIR/libcuda.so; nvidia-smi"
+	assert_success
+	for f in nvidiactl nvidia0 nvidia1 nvidia-uvm nvidia-uvm-tools libcuda.so.550.54.14 \
+		libnvidia-ml.so.550.54.14 libnvidia-ptxjitcompiler.so.550.54.14 nvidia-smi nvidia-cuda-mps-control \
+		"fake nvidia-smi 550.54.14"; do
+		assert_line_eq "$f"
+	done
+	assert_line_eq libcuda.so.550.54.14 # the SONAME link
+	assert_line_eq libcuda.so.1         # libcuda.so -> libcuda.so.1
+	assert_output_not_contains libnvcuvid
+	assert_output_not_contains libnvidia-encode
+	assert_output_not_contains libGLX
+	assert_output_not_contains libnvidia-ngx
+	assert_output_not_contains nvidia-modeset
+}
+
+@test "gpu: utility only: NVML and nvidia-smi, no libcuda, no nvidia-uvm, no MPS" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_DRIVER_CAPABILITIES=utility start gpu sh -c \
+		"ls /dev $LIBDIR /usr/bin"
+	assert_success
+	assert_line_eq nvidiactl
+	assert_line_eq libnvidia-ml.so.550.54.14
+	assert_line_eq nvidia-smi
+	assert_output_not_contains libcuda
+	assert_output_not_contains nvidia-uvm
+	assert_output_not_contains nvidia-cuda-mps
+	assert_no_line_matching '^nvidia[0-9]'
+}
+
+@test "gpu: video brings the compute libraries and libnvcuvid but not the stale libnvidia-encode; all brings graphics and ngx" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_DRIVER_CAPABILITIES=video start gpu ls $LIBDIR /usr/bin
+	assert_success
+	assert_line_eq libnvcuvid.so.550.54.14
+	assert_line_eq libcuda.so.550.54.14
+	assert_output_not_contains libnvidia-encode
+	assert_output_not_contains nvidia-cuda-mps
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_DRIVER_CAPABILITIES=all start gpu ls $LIBDIR
+	assert_success
+	assert_line_eq libGLX_nvidia.so.550.54.14
+	assert_line_eq libGLX_indirect.so.0
+	assert_line_eq libnvidia-ngx.so.550.54.14
+	assert_output_not_contains libnvidia-encode
+}
+
+@test "gpu: each NVIDIA_VISIBLE_DEVICES form selects the right /dev/nvidiaN (index is not the minor)" {
+	create_gpu
+	local -A want=(
+		[0]=nvidia1 [1]=nvidia0
+		[GPU-11111111-2222-3333-4444-555555555555]=nvidia1
+		[gpu-AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee]=nvidia0
+		[0000:86:00.0]=nvidia0 [86:00.0]=nvidia0 [00000000:3b:00.0]=nvidia1
+		["1, 0,1"]="nvidia0 nvidia1" [all]="nvidia0 nvidia1" [none]=""
+	)
+	local id got
+	for id in "${!want[@]}"; do
+		run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="$id" start gpu sh -c 'cd /dev && echo nvidia[0-9]*'
+		assert_success
+		got=$output
+		[ "$got" != "nvidia[0-9]*" ] || got=""
+		[ "$got" = "${want[$id]}" ] || { echo "'$id': got '$got', want '${want[$id]}'" >&2; false; }
+	done
+}
+
+@test "gpu: an unknown device id or capability is an error naming it" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=4 start gpu true
+	assert_failure
+	[[ $stderr == *"'4': unknown device"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=MIG-1234 start gpu true
+	assert_failure
+	[[ $stderr == *"MIG"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,gaming start gpu true
+	assert_failure
+	[[ $stderr == *"'gaming'"* ]] || { echo "$stderr" >&2; false; }
+}
+
+@test "gpu: a program in the container dlopen()s libcuda.so.1 and libcuda.so and gets the stub; ldconfig knows it" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \
+		'cudaprobe && cudaprobe libcuda.so && /sbin/ldconfig -p | grep "libcuda.so.1 "'
+	assert_success
+	assert_line_eq cuDriverGetVersion=12040
+	assert_output_contains "=> $LIBDIR/libcuda.so.1"
+}
+
+@test "gpu: host files and nodes are read-only nosuid bind mounts, firmware is there" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \
+		"grep -E 'libcuda.so.550.54.14|/dev/nvidia1|/usr/bin/nvidia-smi|gsp_ga10x.bin' /proc/self/mountinfo; \
+		 echo x > $LIBDIR/libcuda.so.550.54.14 || echo write-refused"
+	assert_success
+	assert_line_eq write-refused
+	local n=0 l
+	for l in "${lines[@]}"; do
+		case "$l" in *mountinfo*|write-refused) continue ;; esac
+		[[ $l == *" ro,nosuid"* ]] || { echo "not ro,nosuid: $l" >&2; false; }
+		n=$((n + 1))
+	done
+	[ "$n" -eq 4 ] || { echo "expected 4 mounts, got $n: $output" >&2; false; }
+	[[ $output == *"/dev/nvidia1 ro,nosuid,noexec"* ]] || { echo "device node flags: $output" >&2; false; }
+}
+
+@test "gpu: a device the user cannot open is one clear error naming node, errno and cause" {
+	[ "$TUID" -ne 0 ] || skip "root opens /dev/kmsg"
+	create_gpu
+	DEVROOT=$G/fake/dev-denied
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu true
+	assert_failure
+	[[ $stderr == *"dev-denied/nvidia1, c 1:11: cannot open: Permission denied (EACCES): the file mode 0644 "* ]] ||
+		{ echo "$stderr" >&2; false; }
+	# With "all", the GPU this user cannot open is left out, with a warning.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'cd /dev && echo nvidia[0-9]*'
+	assert_success
+	assert_output_eq nvidia0
+	[[ $stderr == *"nvidia1"*"EACCES"* ]] || { echo "$stderr" >&2; false; }
+}
+
+@test "gpu: NVIDIA_REQUIRE_* is checked against the driver; NVIDIA_DISABLE_REQUIRE skips it" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" start gpu true
+	assert_failure
+	[[ $stderr == *"requirement error: unsatisfied condition: driver>=999"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" NVIDIA_DISABLE_REQUIRE=1 \
+		start gpu true
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 \
+		NVIDIA_REQUIRE_CUDA="cuda>=12.4 brand=tesla,driver>=470,driver<471 driver>=550,driver<551" start gpu true
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_X="driver==550" start gpu true
+	assert_failure
+	[[ $stderr == *"invalid expression"* ]] || { echo "$stderr" >&2; false; }
+}
+
+@test "gpu: an image's symlinked library directory cannot make capsa write outside the rootfs" {
+	create_busybox hostile "$G/hostile.sqsh"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start hostile sh -c "ls $G/escape"
+	# Mounts and links land at the link's target inside the rootfs, or fail.
+	[ -z "$(ls -A "$G/escape")" ] || { ls -la "$G/escape" >&2; false; }
+	if [ "$status" -eq 0 ]; then
+		assert_line_eq libcuda.so.550.54.14
+	fi
+}

@@ -12,20 +12,27 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
+/* The first word of the first line after "Kernel Module" that looks like
+ * a version: the open modules say "Open Kernel Module for x86_64  560.35.03". */
 int gpu_parse_version(const char *buf, char *rm, size_t len, struct error *err)
 {
 	const char *p = strstr(buf, "Kernel Module");
-	size_t n;
+	const char *eol = strchr(buf, '\n');
 
-	if (!strncmp(buf, "NVRM version:", STRLEN("NVRM version:")) && p) {
-		p += STRLEN("Kernel Module");
-		p += strspn(p, " \t");
+	if (strncmp(buf, "NVRM version:", STRLEN("NVRM version:")) || p == NULL || (eol && p > eol))
+		return error_set(err, 0, "cannot read the NVIDIA kernel module version (unexpected format)");
+	for (p += STRLEN("Kernel Module"); *p && *p != '\n';) {
+		size_t ws = strspn(p, " \t"), word, n;
+
+		p += ws;
+		word = strcspn(p, " \t\n");
 		n = strspn(p, "0123456789.");
-		if (n > 0 && n < len && isdigit((unsigned char)*p)) {
+		if (n == word && n > 0 && n < len && isdigit((unsigned char)*p) && memchr(p, '.', n)) {
 			memcpy(rm, p, n);
 			rm[n] = '\0';
 			return 0;
 		}
+		p += word;
 	}
 	return error_set(err, 0, "cannot read the NVIDIA kernel module version (unexpected format)");
 }

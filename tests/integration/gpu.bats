@@ -218,3 +218,22 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 		assert_line_eq libcuda.so.550.54.14
 	fi
 }
+
+@test "gpu: /proc/driver/nvidia shows only the selected GPUs, with ModifyDeviceFiles: 0, read-only" {
+	create_gpu
+	# The container's /proc is the fake proc root, so that the driver's
+	# directory exists there on a host without the module.
+	sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-system.fstab"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \
+		'ls /proc/driver/nvidia /proc/driver/nvidia/gpus; cat /proc/driver/nvidia/params /proc/driver/nvidia/gpus/*/information;
+		 touch /proc/driver/nvidia/x 2>/dev/null || echo sealed'
+	assert_success
+	assert_line_eq "0000:3b:00.0"
+	assert_output_not_contains "0000:86:00.0"
+	assert_line_eq "ModifyDeviceFiles: 0"
+	assert_output_contains "GPU-11111111-2222-3333-4444-555555555555"
+	assert_line_eq registry
+	assert_line_eq sealed
+	# The host's copy is untouched.
+	grep -q "ModifyDeviceFiles: 1" "$G/fake/proc/driver/nvidia/params"
+}

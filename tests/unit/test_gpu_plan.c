@@ -3,6 +3,7 @@
  * device selection by every id form, /proc/driver/nvidia parsing. */
 #include "gpu/inventory.h"
 #include "gpu/plan.h"
+#include "gpu/procmask.h"
 #include "tap.h"
 #include "util/cleanup.h"
 
@@ -209,5 +210,16 @@ TEST(requirements_per_gpu_and_without)
 	gpu_request_done(&req);
 }
 
-TAP_MAIN(T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
+TEST(params_rewrite)
+{
+	_cleanup_free_ char *a = gpu_params_rewrite("Debug: 1\nModifyDeviceFiles: 1\nDeviceFileMode: 438\n");
+	_cleanup_free_ char *b = gpu_params_rewrite("ModifyDeviceFiles: 1");
+	_cleanup_free_ char *c = gpu_params_rewrite("XModifyDeviceFiles: 1\n");
+
+	ASSERT_STREQ(a, "Debug: 1\nModifyDeviceFiles: 0\nDeviceFileMode: 438\n");
+	ASSERT_STREQ(b, "ModifyDeviceFiles: 0");
+	ASSERT_STREQ(c, "XModifyDeviceFiles: 1\n");
+}
+
+TAP_MAIN(T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
 	 T(proc_parsers), T(requirements_per_gpu_and_without))

@@ -9,6 +9,7 @@
 
 #include "gpu/driver.h"
 #include "gpu/inject.h"
+#include "gpu/procmask.h"
 #include "runtime/hooks.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
@@ -70,6 +71,8 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 	r = gpu_make_plan(&host, req, &inv, ctx->rootfd, &plan, err);
 	if (r == 0) {
 		r = gpu_inject(&ic, &plan, err);
+		if (r == 0)
+			r = gpu_mask_proc(&ic, host.proc_root, &inv, &plan, err);
 		gpu_plan_done(&plan);
 	}
 	gpu_inventory_done(&inv);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -106,16 +105,19 @@ static void find_firmware(int rootfd, const char *rm, struct gpu_plan *p)
 {
 	_cleanup_free_ char *dir = xasprintf("/lib/firmware/nvidia/%s", rm);
 	_cleanup_free_ char *host = host_resolve(rootfd, dir, S_IFDIR);
-	_cleanup_closedir_ DIR *d = host ? opendir(host) : NULL;
-	struct dirent *de;
+	struct error ignore = ERROR_INIT;
+	struct strv files = STRV_INIT;
 
-	while (d && (de = readdir(d)) != NULL) {
-		_cleanup_free_ char *src = xasprintf("%s/%s", host, de->d_name);
-		_cleanup_free_ char *dst = xasprintf("%s/%s", dir, de->d_name);
+	if (host == NULL || list_dir_sorted(host, ".bin", &files, &ignore) < 0)
+		return;
+	for (size_t i = 0; i < files.n; i++) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", host, files.v[i]);
+		_cleanup_free_ char *dst = xasprintf("%s/%s", dir, files.v[i]);
 
-		if (fnmatch("gsp*.bin", de->d_name, 0) == 0 && path_is_reg(src))
+		if (fnmatch("gsp*.bin", files.v[i], 0) == 0 && path_is_reg(src))
 			gpu_plan_add(p, GPU_ITEM_FW, src, dst, true);
 	}
+	strv_free(&files);
 }
 
 static void find_ipc(int rootfd, unsigned caps, struct gpu_plan *p)
@@ -167,13 +169,32 @@ static int plan_files(const struct gpu_host *host, const struct gpu_request *req
 	return r;
 }
 
+void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **owned)
+{
+	h->driver_root = config_get(cfg, "NVIDIA_DRIVER_ROOT");
+	h->proc_root = config_get(cfg, "NVIDIA_PROC_ROOT");
+	h->dev_root = config_get(cfg, "NVIDIA_DEV_ROOT");
+	h->ldcache = config_get(cfg, "NVIDIA_LDCACHE");
+	*owned = NULL;
+	if (h->driver_root == NULL)
+		h->driver_root = "/";
+	if (h->proc_root == NULL)
+		h->proc_root = "/proc";
+	if (h->dev_root == NULL)
+		h->dev_root = "/dev";
+	if (h->ldcache == NULL) {
+		*owned = xasprintf("%s/etc/ld.so.cache", strcmp(h->driver_root, "/") ? h->driver_root : "");
+		h->ldcache = *owned;
+	}
+}
+
 int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
 		  int rootfd, struct gpu_plan *ret, struct error *err)
 {
 	struct gpu_plan p;
 
 	memset(&p, 0, sizeof(p));
-	p.libdir = xstrdup(gpu_libdir(is_debian(rootfd)));
+	p.libdir = xstrdup(gpu_libdir(rootfd < 0 || is_debian(rootfd)));
 	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 ||
 	    gpu_check_requires(req, inv, p.gpus, p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);

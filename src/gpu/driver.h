@@ -4,6 +4,7 @@
 #ifndef CAPSA_GPU_DRIVER_H
 #define CAPSA_GPU_DRIVER_H
 
+#include "config/config.h"
 #include "gpu/plan.h"
 
 /* Where the driver lives; settings CAPSA_NVIDIA_* (tests point them at a
@@ -15,9 +16,13 @@ struct gpu_host {
 	const char *dev_root;    /* device nodes */
 };
 
+/* The settings NVIDIA_DRIVER_ROOT, NVIDIA_LDCACHE, NVIDIA_PROC_ROOT and
+ * NVIDIA_DEV_ROOT; *owned (free it) backs a computed default. */
+void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **owned);
+
 /* The whole plan but the devices' probe: GPUs, requirements, libraries,
  * binaries, firmware, IPC, device nodes. rootfd: the container root, for
- * its distribution's library directory. */
+ * its distribution's library directory (-1: unknown, Debian's layout). */
 int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
 		  int rootfd, struct gpu_plan *ret, struct error *err);
 

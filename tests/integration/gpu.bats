@@ -237,3 +237,49 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	# The host's copy is untouched.
 	grep -q "ModifyDeviceFiles: 1" "$G/fake/proc/driver/nvidia/params"
 }
+
+@test "gpu plan: prints the plan without starting; the library directory follows the rootfs's distribution" {
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 gpu plan
+	assert_success
+	assert_line_eq "driver 550.54.14"
+	assert_line_eq "capabilities compute,utility"
+	assert_line_eq "gpu 1 00000000:86:00.0 GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee /dev/nvidia0"
+	assert_line_eq "lib $LIBDIR/libcuda.so.550.54.14 $G/fake/root$LIBDIR/libcuda.so.550.54.14"
+	assert_line_eq "link $LIBDIR/libcuda.so -> libcuda.so.1"
+	assert_line_eq "dev /dev/nvidia0 $G/fake/dev/nvidia0"
+	assert_line_eq "firmware /lib/firmware/nvidia/550.54.14/gsp_ga10x.bin $G/fake/root/lib/firmware/nvidia/550.54.14/gsp_ga10x.bin (optional)"
+	# busybox has no /etc/debian_version: /usr/lib64
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none gpu plan "$FIX/busybox"
+	assert_success
+	assert_line_eq "libdir /usr/lib64"
+	assert_line_eq "lib /usr/lib64/libcuda.so.550.54.14 $G/fake/root$LIBDIR/libcuda.so.550.54.14"
+	assert_no_line_matching '^gpu '
+}
+
+@test "gpu plan --json: valid JSON with the decoy reported, inactive requests and errors" {
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=video gpu plan --json
+	assert_success
+	python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])
+assert p["active"] and p["driver"] == "550.54.14" and p["capabilities"] == "video", p
+assert [g["minor"] for g in p["gpus"]] == [1, 0], p["gpus"]
+libs = [m["target"].rsplit("/", 1)[1] for m in p["mounts"] if m["kind"] == "lib"]
+assert "libnvcuvid.so.550.54.14" in libs and "libcuda.so.550.54.14" in libs, libs
+assert not any("encode" in l for l in libs), libs
+assert any("libnvidia-encode.so.545.23.08" in w for w in p["warnings"]), p["warnings"]
+assert not any(m["target"].startswith("/usr/bin/") for m in p["mounts"]), p["mounts"]
+' "$output"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=void gpu plan --json
+	assert_success
+	assert_output_eq '{"active": false}'
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_CUDA="driver>=600" gpu plan
+	assert_failure
+	[[ $stderr == *"unsatisfied condition: driver>=600"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all CAPSA_NVIDIA_LDCACHE=/dev/null gpu plan
+	assert_failure
+	[[ $stderr == *"ld cache '/dev/null'"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all CAPSA_NVIDIA_PROC_ROOT="$T" gpu plan
+	assert_failure
+	[[ $stderr == *"NVIDIA kernel module is not loaded"* ]] || { echo "$stderr" >&2; false; }
+}

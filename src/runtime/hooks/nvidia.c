@@ -14,24 +14,6 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-static void host_settings(struct start_ctx *ctx, struct gpu_host *h, char **owned)
-{
-	h->driver_root = config_get(ctx->cfg, "NVIDIA_DRIVER_ROOT");
-	h->proc_root = config_get(ctx->cfg, "NVIDIA_PROC_ROOT");
-	h->dev_root = config_get(ctx->cfg, "NVIDIA_DEV_ROOT");
-	h->ldcache = config_get(ctx->cfg, "NVIDIA_LDCACHE");
-	if (h->driver_root == NULL)
-		h->driver_root = "/";
-	if (h->proc_root == NULL)
-		h->proc_root = "/proc";
-	if (h->dev_root == NULL)
-		h->dev_root = "/dev";
-	if (h->ldcache == NULL) {
-		*owned = xasprintf("%s/etc/ld.so.cache", strcmp(h->driver_root, "/") ? h->driver_root : "");
-		h->ldcache = *owned;
-	}
-}
-
 /* "all" means the GPUs this process may open (under Slurm: its allocation);
  * the others are dropped, with a warning naming why. */
 static void keep_openable(struct start_ctx *ctx, const char *dev_root, struct gpu_inventory *inv)
@@ -63,7 +45,7 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 	struct gpu_inject_ctx ic = {ctx->rootfd, ctx->userns, ctx->opts->warn};
 	int r;
 
-	host_settings(ctx, &host, &ldcache);
+	gpu_host_from_config(ctx->cfg, &host, &ldcache);
 	if (gpu_inventory_load(host.proc_root, &inv, err) < 0)
 		return -1;
 	if (req->all)

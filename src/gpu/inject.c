@@ -5,12 +5,15 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "gpu/inject.h"
 #include "runtime/mount.h"
+#include "runtime/privileges.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -181,6 +184,24 @@ static int make_link(const struct gpu_inject_ctx *ctx, const struct gpu_link *l,
 	return 0;
 }
 
+/* In the ldconfig child: chrooted into the rootfs, no capability left (a
+ * chrooted process with CAP_SYS_CHROOT could leave the chroot), bounded CPU. */
+static void ldconfig_child(int rootfd, const char *prog, const char *libdir)
+{
+	char *argv[] = {(char *)"ldconfig", (char *)libdir, NULL};
+	char *envp[] = {NULL};
+	struct rlimit cpu = {10, 10};
+	struct error ignore = ERROR_INIT;
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (null < 0 || dup2(null, 1) < 0 || fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0 ||
+	    caps_drop_all(&ignore) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    setrlimit(RLIMIT_CPU, &cpu) < 0)
+		_exit(126);
+	execve(prog, argv, envp);
+	_exit(127);
+}
+
 /* ldconfig of the image, chrooted into it, empty environment (never the
  * workload's LD_PRELOAD & co, CVE-2025-23266). No ldconfig: nothing to do. */
 static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, struct error *err)
@@ -202,16 +223,8 @@ static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, st
 	pid = fork();
 	if (pid < 0)
 		return error_set(err, errno, "fork for ldconfig");
-	if (pid == 0) {
-		char *argv[] = {(char *)"ldconfig", (char *)libdir, NULL};
-		char *envp[] = {NULL};
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, 1) < 0 || fchdir(ctx->rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
-			_exit(126);
-		execve(prog, argv, envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		ldconfig_child(ctx->rootfd, prog, libdir);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return error_set(err, errno, "waitpid ldconfig");

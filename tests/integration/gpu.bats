@@ -161,6 +161,16 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_output_contains "=> $LIBDIR/libcuda.so.1"
 }
 
+@test "gpu: with --root (remapped root) too, ldconfig runs without capabilities and the stub loads" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all start -r -w gpu sh -c \
+		'id -u; cudaprobe; /sbin/ldconfig -p | grep -c "libcuda.so.1 "'
+	assert_success
+	assert_line_eq 0
+	assert_line_eq cuDriverGetVersion=12040
+	assert_line_eq 1
+}
+
 @test "gpu: host files and nodes are read-only nosuid bind mounts, firmware is there" {
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \

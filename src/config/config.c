@@ -59,6 +59,8 @@ static const struct {
 	{"NVIDIA_DRIVER_ROOT", "/"},
 	{"NVIDIA_PROC_ROOT", "/proc"},
 	{"NVIDIA_DEV_ROOT", "/dev"},
+	/* An image's newer libcuda (/usr/local/cuda/compat) goes first. */
+	{"NVIDIA_CUDA_COMPAT", "y"},
 };
 
 static struct config_entry *find(const struct config *cfg, const char *name)

@@ -176,6 +176,7 @@ void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **o
 	h->dev_root = config_get(cfg, "NVIDIA_DEV_ROOT");
 	h->ldcache = config_get(cfg, "NVIDIA_LDCACHE");
 	*owned = NULL;
+	h->cuda_compat = config_bool(cfg, "NVIDIA_CUDA_COMPAT");
 	if (h->driver_root == NULL)
 		h->driver_root = "/";
 	if (h->proc_root == NULL)
@@ -201,6 +202,8 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 		return -1;
 	}
 	gpu_plan_devices(&p, inv, req->caps, host->dev_root);
+	snprintf(p.rm, sizeof(p.rm), "%s", inv->rm);
+	p.cuda_compat = host->cuda_compat && (req->caps & (GPU_CAP_COMPUTE | GPU_CAP_VIDEO));
 	*ret = p;
 	return 0;
 }

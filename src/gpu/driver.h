@@ -14,10 +14,11 @@ struct gpu_host {
 	const char *ldcache;     /* default <driver_root>/etc/ld.so.cache */
 	const char *proc_root;   /* driver/nvidia/... */
 	const char *dev_root;    /* device nodes */
+	bool cuda_compat;        /* the image's newer libcuda first (gpu.md §2.9) */
 };
 
 /* The settings NVIDIA_DRIVER_ROOT, NVIDIA_LDCACHE, NVIDIA_PROC_ROOT and
- * NVIDIA_DEV_ROOT; *owned (free it) backs a computed default. */
+ * NVIDIA_DEV_ROOT, NVIDIA_CUDA_COMPAT; *owned (free it) backs a computed default. */
 void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **owned);
 
 /* The whole plan but the devices' probe: GPUs, requirements, libraries,

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gpu/compat.h"
 #include "gpu/inject.h"
 #include "runtime/mount.h"
 #include "runtime/privileges.h"
@@ -186,9 +187,10 @@ static int make_link(const struct gpu_inject_ctx *ctx, const struct gpu_link *l,
 
 /* In the ldconfig child: chrooted into the rootfs, no capability left (a
  * chrooted process with CAP_SYS_CHROOT could leave the chroot), bounded CPU. */
-static void ldconfig_child(int rootfd, const char *prog, const char *libdir)
+static void ldconfig_child(int rootfd, const char *prog, const char *libdir, bool compat)
 {
-	char *argv[] = {(char *)"ldconfig", (char *)libdir, NULL};
+	/* Directories given first come first in the cache: the compat one wins. */
+	char *argv[] = {(char *)"ldconfig", (char *)(compat ? GPU_COMPAT_DIR : libdir), (char *)libdir, NULL};
 	char *envp[] = {NULL};
 	struct rlimit cpu = {10, 10};
 	struct error ignore = ERROR_INIT;
@@ -204,7 +206,7 @@ static void ldconfig_child(int rootfd, const char *prog, const char *libdir)
 
 /* ldconfig of the image, chrooted into it, empty environment (never the
  * workload's LD_PRELOAD & co, CVE-2025-23266). No ldconfig: nothing to do. */
-static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, struct error *err)
+static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, bool compat, struct error *err)
 {
 	static const char *const cands[] = {"/sbin/ldconfig.real", "/sbin/ldconfig", "/usr/sbin/ldconfig"};
 	const char *prog = NULL;
@@ -224,7 +226,7 @@ static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, st
 	if (pid < 0)
 		return error_set(err, errno, "fork for ldconfig");
 	if (pid == 0)
-		ldconfig_child(ctx->rootfd, prog, libdir);
+		ldconfig_child(ctx->rootfd, prog, libdir, compat);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return error_set(err, errno, "waitpid ldconfig");
@@ -236,6 +238,8 @@ static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, st
 
 int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, struct error *err)
 {
+	int compat;
+
 	for (size_t i = 0; i < plan->n_items; i++) {
 		const struct gpu_item *it = &plan->items[i];
 		int r = it->kind == GPU_ITEM_DEV ? inject_device(ctx, it, err)
@@ -248,5 +252,8 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 		if (make_link(ctx, &plan->links[i], err) < 0)
 			return -1;
 	}
-	return run_ldconfig(ctx, plan->libdir, err);
+	compat = gpu_cuda_compat(ctx->rootfd, plan->rm, plan->cuda_compat, err);
+	if (compat < 0)
+		return -1;
+	return run_ldconfig(ctx, plan->libdir, compat > 0, err);
 }

@@ -32,6 +32,8 @@ struct gpu_plan {
 	struct gpu_link *links;
 	size_t n_links, cap_links;
 	char *libdir;            /* container library directory */
+	char rm[32];             /* the driver (kernel module) version */
+	bool cuda_compat;        /* use the image's newer CUDA compat libraries */
 	size_t *gpus;            /* selected inventory indices */
 	size_t n_gpus;
 	struct strv warnings;

@@ -43,7 +43,8 @@ mkimage() {
 	cp -L "$(command -v ldconfig || echo /sbin/ldconfig)" "$root/sbin/ldconfig"
 	cp "$G/fake/cudaprobe" "$root/usr/bin/cudaprobe"
 	echo 12.0 >"$root/etc/debian_version"
-	printf '%s\n' /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu >"$root/etc/ld.so.conf"
+	printf '%s\n' 'include /etc/ld.so.conf.d/*.conf' /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu \
+		>"$root/etc/ld.so.conf"
 	mksquashfs "$root" "$2" -all-root -noappend -quiet -no-progress >/dev/null
 }
 
@@ -169,6 +170,34 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_line_eq 0
 	assert_line_eq cuDriverGetVersion=12040
 	assert_line_eq 1
+}
+
+@test "gpu: CUDA forward compatibility: the image's newer libcuda wins, an older one does not; the setting turns it off" {
+	local v
+	for v in 560.35.03 545.23.08; do
+		cp -a "$G/rootfs" "$T/img-$v"
+		mkdir -p "$T/img-$v/usr/local/cuda"
+		cp -a "$G/fake/compat-$v" "$T/img-$v/usr/local/cuda/compat"
+		mksquashfs "$T/img-$v" "$T/img-$v.sqsh" -all-root -noappend -quiet -no-progress >/dev/null
+		capsa_chown "$T/img-$v.sqsh"
+		create_busybox "c$v" "$T/img-$v.sqsh"
+	done
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start c560.35.03 sh -c \
+		'cudaprobe; cat /etc/ld.so.conf.d/000-capsa-cuda-compat.conf; /sbin/ldconfig -p | grep -m1 "libcuda.so.1 "'
+	assert_success
+	assert_line_eq cuDriverGetVersion=12060
+	assert_line_eq /usr/local/cuda/compat
+	assert_output_contains "=> /usr/local/cuda/compat/libcuda.so.1"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start c545.23.08 sh -c 'cudaprobe; ls /etc/ld.so.conf.d 2>/dev/null; true'
+	assert_success
+	assert_line_eq cuDriverGetVersion=12040
+	assert_output_not_contains capsa-cuda-compat
+	# Turned off, the first start's drop-in is removed from the rootfs.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 CAPSA_NVIDIA_CUDA_COMPAT=n start c560.35.03 sh -c \
+		'cudaprobe; ls /etc/ld.so.conf.d'
+	assert_success
+	assert_line_eq cuDriverGetVersion=12040
+	assert_output_not_contains capsa-cuda-compat
 }
 
 @test "gpu: host files and nodes are read-only nosuid bind mounts, firmware is there" {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The pure planner: library selection per capability and driver version,
  * device selection by every id form, /proc/driver/nvidia parsing. */
+#include "gpu/compat.h"
 #include "gpu/inventory.h"
 #include "gpu/plan.h"
 #include "gpu/procmask.h"
@@ -221,5 +222,18 @@ TEST(params_rewrite)
 	ASSERT_STREQ(c, "XModifyDeviceFiles: 1\n");
 }
 
-TAP_MAIN(T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
+TEST(cuda_compat_versions)
+{
+	ASSERT_TRUE(gpu_compat_newer("libcuda.so.560.35.03", RM));
+	ASSERT_TRUE(gpu_compat_newer("libcuda.so.1000.1", RM)); /* numeric, not a string compare */
+	ASSERT_TRUE(!gpu_compat_newer("libcuda.so.550.90.07", RM)); /* same major */
+	ASSERT_TRUE(!gpu_compat_newer("libcuda.so.535.1", RM));
+	ASSERT_TRUE(!gpu_compat_newer("libcuda.so.1", RM));
+	ASSERT_TRUE(!gpu_compat_newer("libcuda.so", RM));
+	ASSERT_TRUE(!gpu_compat_newer("libnvidia-ptxjitcompiler.so.560.35.03", RM));
+	ASSERT_TRUE(!gpu_compat_newer("libcuda.so.x560.1", RM));
+	ASSERT_TRUE(!gpu_compat_newer("libcuda.so.99999999999999999999999.1", RM));
+}
+
+TAP_MAIN(T(cuda_compat_versions), T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
 	 T(proc_parsers), T(requirements_per_gpu_and_without))

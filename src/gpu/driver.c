@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gpu/cudaver.h"
 #include "gpu/driver.h"
 #include "gpu/ldcache.h"
 #include "runtime/resolve.h"
@@ -169,6 +170,35 @@ static int plan_files(const struct gpu_host *host, const struct gpu_request *req
 	return r;
 }
 
+/* Ask the selected libcuda only when a requirement names cuda. */
+static bool needs_cuda(const struct gpu_request *req)
+{
+	for (size_t i = 0; !req->disable_require && i < req->requires.n; i++) {
+		if (strcasestr(req->requires.v[i], "cuda"))
+			return true;
+	}
+	return false;
+}
+
+static int check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, struct gpu_plan *p,
+			  struct error *err)
+{
+	char cuda[32];
+	bool known = false;
+
+	for (size_t i = 0; needs_cuda(req) && !known && i < p->n_items; i++) {
+		const char *b = strrchr(p->items[i].dst, '/');
+		struct error e = ERROR_INIT;
+
+		if (p->items[i].kind != GPU_ITEM_LIB || strncmp(b + 1, "libcuda.so.", STRLEN("libcuda.so.")))
+			continue;
+		known = gpu_cuda_version(p->items[i].src, cuda, sizeof(cuda), &e) == 0;
+		if (!known)
+			strv_pushf(&p->warnings, "%s", e.msg);
+	}
+	return gpu_check_requires(req, inv, known ? cuda : NULL, p->gpus, p->n_gpus, err);
+}
+
 void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **owned)
 {
 	h->driver_root = config_get(cfg, "NVIDIA_DRIVER_ROOT");
@@ -196,8 +226,8 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 
 	memset(&p, 0, sizeof(p));
 	p.libdir = xstrdup(gpu_libdir(rootfd < 0 || is_debian(rootfd)));
-	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 ||
-	    gpu_check_requires(req, inv, p.gpus, p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0) {
+	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
+	    check_requires(req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);
 		return -1;
 	}

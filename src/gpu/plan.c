@@ -292,12 +292,12 @@ static int check_one(const struct gpu_request *req, const struct gpu_require_ctx
 	return 0;
 }
 
-int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const size_t *gpus,
-		       size_t n_gpus, struct error *err)
+int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
+		       const size_t *gpus, size_t n_gpus, struct error *err)
 {
-	/* No NVML in this slice: arch, brand and the CUDA version are unknown
-	 * and so satisfied; the driver version is the kernel module's. */
-	struct gpu_require_ctx c = {NULL, inv->rm[0] ? inv->rm : NULL, NULL, NULL};
+	/* No NVML in this slice: arch and brand are unknown and so satisfied;
+	 * the driver version is the kernel module's. */
+	struct gpu_require_ctx c = {cuda, inv->rm[0] ? inv->rm : NULL, NULL, NULL};
 
 	if (req->disable_require)
 		return 0;

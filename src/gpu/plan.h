@@ -49,9 +49,10 @@ struct gpu_lib_candidate {
 int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, size_t **ret, size_t *ret_n,
 	       struct error *err);
 
-/* Check every requirement against every selected GPU (once without one). */
-int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const size_t *gpus,
-		       size_t n_gpus, struct error *err);
+/* Check every requirement against every selected GPU (once without one).
+ * cuda: the driver's CUDA version ("12.4"), NULL when unknown. */
+int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
+		       const size_t *gpus, size_t n_gpus, struct error *err);
 
 /* Does soname belong to a library stem wanted for caps? */
 bool gpu_lib_wanted(const char *soname, unsigned caps);

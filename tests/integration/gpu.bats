@@ -232,7 +232,7 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	[[ $stderr == *"nvidia1"*"EACCES"* ]] || { echo "$stderr" >&2; false; }
 }
 
-@test "gpu: NVIDIA_REQUIRE_* is checked against the driver; NVIDIA_DISABLE_REQUIRE skips it" {
+@test "gpu: NVIDIA_REQUIRE_* (driver, cuda from the driver's libcuda, legacy CUDA_VERSION) is checked; NVIDIA_DISABLE_REQUIRE skips it" {
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" start gpu true
 	assert_failure
@@ -243,6 +243,16 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 \
 		NVIDIA_REQUIRE_CUDA="cuda>=12.4 brand=tesla,driver>=470,driver<471 driver>=550,driver<551" start gpu true
 	assert_success
+	# The CUDA version comes from the driver's libcuda (the stub says 12.4).
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_CUDA="cuda>=12.5" start gpu true
+	assert_failure
+	[[ $stderr == *"unsatisfied condition: cuda>=12.5, please update your driver"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_CUDA="cuda>=12.4" start gpu true
+	assert_success
+	# A legacy image (CUDA_VERSION, no NVIDIA_REQUIRE_CUDA) requires its own version.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 CUDA_VERSION=12.6.1 start gpu true
+	assert_failure
+	[[ $stderr == *"unsatisfied condition: cuda>=12.6"* ]] || { echo "$stderr" >&2; false; }
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_X="driver==550" start gpu true
 	assert_failure
 	[[ $stderr == *"invalid expression"* ]] || { echo "$stderr" >&2; false; }

@@ -2,6 +2,7 @@
 /* The pure planner: library selection per capability and driver version,
  * device selection by every id form, /proc/driver/nvidia parsing. */
 #include "gpu/compat.h"
+#include "gpu/cudaver.h"
 #include "gpu/inventory.h"
 #include "gpu/plan.h"
 #include "gpu/procmask.h"
@@ -201,13 +202,18 @@ TEST(requirements_per_gpu_and_without)
 	size_t sel[] = {0, 1};
 
 	strv_push(&req.requires, "driver>=550,driver<551");
-	ASSERT_OK(gpu_check_requires(&req, &inv, sel, 2, &err), &err);
-	ASSERT_OK(gpu_check_requires(&req, &inv, sel, 0, &err), &err);
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 0, &err), &err);
 	strv_push(&req.requires, "driver>=560 arch>=9.0,driver>=999");
-	ASSERT_FAILS(gpu_check_requires(&req, &inv, sel, 0, &err));
+	ASSERT_FAILS(gpu_check_requires(&req, &inv, NULL, sel, 0, &err));
 	ASSERT_STREQ(err.msg, "requirement error: unsatisfied condition: driver>=560");
+	gpu_request_done(&req);
+	strv_push(&req.requires, "cuda>=12.4 driver>=999");
+	ASSERT_OK(gpu_check_requires(&req, &inv, "12.4", sel, 2, &err), &err);
+	ASSERT_FAILS(gpu_check_requires(&req, &inv, "12.2", sel, 2, &err));
+	ASSERT_TRUE(strstr(err.msg, "unsatisfied condition: cuda>=12.4, please update your driver") != NULL);
 	req.disable_require = true;
-	ASSERT_OK(gpu_check_requires(&req, &inv, sel, 2, &err), &err);
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
 	gpu_request_done(&req);
 }
 
@@ -235,5 +241,17 @@ TEST(cuda_compat_versions)
 	ASSERT_TRUE(!gpu_compat_newer("libcuda.so.99999999999999999999999.1", RM));
 }
 
-TAP_MAIN(T(cuda_compat_versions), T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
+TEST(cuda_version_string)
+{
+	char buf[16];
+
+	gpu_cuda_version_str(12040, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "12.4");
+	gpu_cuda_version_str(11080, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "11.8");
+	gpu_cuda_version_str(10010, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "10.1");
+}
+
+TAP_MAIN(T(cuda_version_string), T(cuda_compat_versions), T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
 	 T(proc_parsers), T(requirements_per_gpu_and_without))

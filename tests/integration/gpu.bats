@@ -200,6 +200,22 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_output_not_contains capsa-cuda-compat
 }
 
+@test "gpu: IPC endpoints: the persistenced socket with utility, the MPS directory with compute" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none start gpu sh -c \
+		'[ -S /var/run/nvidia-persistenced/socket ] && echo socket; [ -d /tmp/nvidia-mps ] && echo mps;
+		 grep -E "nvidia-persistenced/socket|nvidia-mps" /proc/self/mountinfo | grep -c nosuid,nodev,noexec'
+	assert_success
+	assert_line_eq socket
+	assert_line_eq mps
+	assert_line_eq 2
+	# (the first start left the mount points behind in the rootfs: look at the mounts)
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_DRIVER_CAPABILITIES=compute start gpu sh -c \
+		'grep -o -E "nvidia-persistenced/socket|/tmp/nvidia-mps" /proc/self/mountinfo'
+	assert_success
+	assert_output_eq /tmp/nvidia-mps
+}
+
 @test "gpu: host files and nodes are read-only nosuid bind mounts, firmware is there" {
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \

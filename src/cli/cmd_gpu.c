@@ -61,6 +61,10 @@ static void print_json(const struct gpu_plan *p, const struct gpu_inventory *inv
 	json_str(gpu_caps_str(caps, buf, sizeof(buf)));
 	printf(", \"libdir\": ");
 	json_str(p->libdir);
+	if (p->libdir32) {
+		printf(", \"libdir32\": ");
+		json_str(p->libdir32);
+	}
 	printf(", \"gpus\": [");
 	for (size_t i = 0; i < p->n_gpus; i++) {
 		const struct gpu_info *g = &inv->gpus[p->gpus[i]];
@@ -103,6 +107,8 @@ static void print_text(const struct gpu_plan *p, const struct gpu_inventory *inv
 	char buf[128];
 
 	printf("driver %s\ncapabilities %s\nlibdir %s\n", inv->rm, gpu_caps_str(caps, buf, sizeof(buf)), p->libdir);
+	if (p->libdir32)
+		printf("libdir32 %s\n", p->libdir32);
 	for (size_t i = 0; i < p->n_gpus; i++) {
 		const struct gpu_info *g = &inv->gpus[p->gpus[i]];
 

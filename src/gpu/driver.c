@@ -46,13 +46,12 @@ struct candidates {
 	struct strv owned;
 };
 
-static int find_libs(const struct gpu_host *host, int rootfd, unsigned caps, struct candidates *out,
+static int find_libs(const struct gpu_host *host, int rootfd, unsigned caps, int32_t arch, struct candidates *out,
 		     struct error *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct ldcache cache;
 	size_t len;
-	int32_t arch = ldcache_native_arch();
 
 	if (read_file_at(AT_FDCWD, host->ldcache, LDCACHE_MAX_SIZE, &buf, &len, err) < 0 ||
 	    ldcache_parse(buf, len, &cache, err) < 0)
@@ -141,12 +140,47 @@ static void find_ipc(int rootfd, unsigned caps, struct gpu_plan *p)
 	}
 }
 
-static bool is_debian(int rootfd)
+static bool root_stat(int rootfd, const char *path, struct stat *st)
 {
 	struct error ignore = ERROR_INIT;
 	_cleanup_close_ int fd = -1;
 
-	return rootfs_resolve(rootfd, "/etc/debian_version", RESOLVE_NOCREATE, &fd, &ignore) == 0;
+	return rootfs_resolve(rootfd, path, RESOLVE_NOCREATE, &fd, &ignore) == 0 && fstat(fd, st) == 0;
+}
+
+static bool is_debian(int rootfd)
+{
+	struct stat st;
+
+	return rootfd < 0 || root_stat(rootfd, "/etc/debian_version", &st);
+}
+
+/* gpu_libdir32() from the image's /usr/lib32, /usr/lib and /usr/lib64. */
+static const char *libdir32(int rootfd)
+{
+	struct stat lib32, lib, lib64;
+	bool has_lib = rootfd >= 0 && root_stat(rootfd, "/usr/lib", &lib) && S_ISDIR(lib.st_mode);
+	bool has_lib64 = rootfd >= 0 && root_stat(rootfd, "/usr/lib64", &lib64);
+
+	return gpu_libdir32(is_debian(rootfd), rootfd >= 0 && root_stat(rootfd, "/usr/lib32", &lib32),
+			    has_lib && !(has_lib64 && lib.st_dev == lib64.st_dev && lib.st_ino == lib64.st_ino));
+}
+
+/* The i386 libraries next to the x86-64 ones (compat32). */
+static int plan_libs32(const struct gpu_host *host, int drvfd, const struct gpu_request *req,
+		       const struct gpu_inventory *inv, struct gpu_plan *p, struct error *err)
+{
+	struct candidates c = {NULL, 0, STRV_INIT};
+	int r = 0;
+
+	if ((req->caps & GPU_CAP_COMPAT32) && ldcache_native_arch() == LDCACHE_ARCH_X8664) {
+		r = find_libs(host, drvfd, req->caps, LDCACHE_ARCH_I386, &c, err);
+		if (r == 0)
+			gpu_plan_libs(p, c.v, c.n, inv->rm, req->caps, p->libdir32);
+	}
+	free(c.v);
+	strv_free(&c.owned);
+	return r;
 }
 
 static int plan_files(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
@@ -158,9 +192,12 @@ static int plan_files(const struct gpu_host *host, const struct gpu_request *req
 
 	if (drvfd < 0)
 		return error_set(err, errno, "NVIDIA driver root '%s'", host->driver_root);
-	r = find_libs(host, drvfd, req->caps, &c, err);
+	r = find_libs(host, drvfd, req->caps, ldcache_native_arch(), &c, err);
 	if (r == 0) {
-		gpu_plan_libs(p, c.v, c.n, inv->rm, req->caps);
+		gpu_plan_libs(p, c.v, c.n, inv->rm, req->caps, p->libdir);
+		r = plan_libs32(host, drvfd, req, inv, p, err);
+	}
+	if (r == 0) {
 		find_bins(drvfd, req->caps, p);
 		find_firmware(drvfd, inv->rm, p);
 		find_ipc(drvfd, req->caps, p);
@@ -225,7 +262,9 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 	struct gpu_plan p;
 
 	memset(&p, 0, sizeof(p));
-	p.libdir = xstrdup(gpu_libdir(rootfd < 0 || is_debian(rootfd)));
+	p.libdir = xstrdup(gpu_libdir(is_debian(rootfd)));
+	if (req->caps & GPU_CAP_COMPAT32)
+		p.libdir32 = xstrdup(libdir32(rootfd));
 	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
 	    check_requires(req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);

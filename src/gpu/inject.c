@@ -187,14 +187,21 @@ static int make_link(const struct gpu_inject_ctx *ctx, const struct gpu_link *l,
 
 /* In the ldconfig child: chrooted into the rootfs, no capability left (a
  * chrooted process with CAP_SYS_CHROOT could leave the chroot), bounded CPU. */
-static void ldconfig_child(int rootfd, const char *prog, const char *libdir, bool compat)
+static void ldconfig_child(int rootfd, const char *prog, const struct gpu_plan *plan, bool compat)
 {
 	/* Directories given first come first in the cache: the compat one wins. */
-	char *argv[] = {(char *)"ldconfig", (char *)(compat ? GPU_COMPAT_DIR : libdir), (char *)libdir, NULL};
+	char *argv[5] = {(char *)"ldconfig"}, **a = argv + 1;
 	char *envp[] = {NULL};
 	struct rlimit cpu = {10, 10};
 	struct error ignore = ERROR_INIT;
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (compat)
+		*a++ = (char *)GPU_COMPAT_DIR;
+	*a++ = plan->libdir;
+	if (plan->libdir32)
+		*a++ = plan->libdir32;
+	*a = NULL;
 
 	if (null < 0 || dup2(null, 1) < 0 || fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0 ||
 	    caps_drop_all(&ignore) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -206,7 +213,8 @@ static void ldconfig_child(int rootfd, const char *prog, const char *libdir, boo
 
 /* ldconfig of the image, chrooted into it, empty environment (never the
  * workload's LD_PRELOAD & co, CVE-2025-23266). No ldconfig: nothing to do. */
-static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, bool compat, struct error *err)
+static int run_ldconfig(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, bool compat,
+			struct error *err)
 {
 	static const char *const cands[] = {"/sbin/ldconfig.real", "/sbin/ldconfig", "/usr/sbin/ldconfig"};
 	const char *prog = NULL;
@@ -226,13 +234,13 @@ static int run_ldconfig(const struct gpu_inject_ctx *ctx, const char *libdir, bo
 	if (pid < 0)
 		return error_set(err, errno, "fork for ldconfig");
 	if (pid == 0)
-		ldconfig_child(ctx->rootfd, prog, libdir, compat);
+		ldconfig_child(ctx->rootfd, prog, plan, compat);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return error_set(err, errno, "waitpid ldconfig");
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return error_set(err, 0, "the container's %s %s failed (status %d)", prog, libdir, status);
+		return error_set(err, 0, "the container's %s %s failed (status %d)", prog, plan->libdir, status);
 	return 0;
 }
 
@@ -255,5 +263,5 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 	compat = gpu_cuda_compat(ctx->rootfd, plan->rm, plan->cuda_compat, err);
 	if (compat < 0)
 		return -1;
-	return run_ldconfig(ctx, plan->libdir, compat > 0, err);
+	return run_ldconfig(ctx, plan, compat > 0, err);
 }

@@ -119,6 +119,15 @@ const char *gpu_libdir(bool debian)
 #endif
 }
 
+const char *gpu_libdir32(bool debian, bool has_lib32, bool has_distinct_lib)
+{
+	if (debian)
+		return "/usr/lib/i386-linux-gnu";
+	if (!has_lib32 && has_distinct_lib)
+		return "/usr/lib";
+	return "/usr/lib32";
+}
+
 void gpu_plan_add(struct gpu_plan *p, enum gpu_item_kind kind, const char *src, const char *dst, bool optional)
 {
 	if (p->n_items == p->cap_items) {
@@ -153,23 +162,23 @@ static bool matches_rm(const char *path, const char *rm)
 	return bl > rl + 1 && b[bl - rl - 1] == '.' && !strcmp(b + bl - rl, rm);
 }
 
-static void add_lib(struct gpu_plan *p, int idx, const struct gpu_lib_candidate *c)
+static void add_lib(struct gpu_plan *p, int idx, const struct gpu_lib_candidate *c, const char *libdir)
 {
 	const char *file = base_name(c->path);
-	_cleanup_free_ char *dst = xasprintf("%s/%s", p->libdir, file);
+	_cleanup_free_ char *dst = xasprintf("%s/%s", libdir, file);
 
 	gpu_plan_add(p, GPU_ITEM_LIB, c->path, dst, false);
 	if (strcmp(c->soname, file))
-		gpu_plan_link(p, p->libdir, c->soname, file);
+		gpu_plan_link(p, libdir, c->soname, file);
 	for (size_t k = 0; k < ARRAY_SIZE(extra_links); k++) {
 		if (!strcmp(extra_links[k].stem, lib_table[idx].stem))
-			gpu_plan_link(p, p->libdir, extra_links[k].name,
+			gpu_plan_link(p, libdir, extra_links[k].name,
 				      extra_links[k].target ? extra_links[k].target : file);
 	}
 }
 
 void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t n, const char *rm,
-		   unsigned caps)
+		   unsigned caps, const char *libdir)
 {
 	const struct gpu_lib_candidate *chosen[ARRAY_SIZE(lib_table)] = {NULL};
 
@@ -183,7 +192,7 @@ void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(lib_table); i++) {
 		if (chosen[i])
-			add_lib(p, (int)i, chosen[i]);
+			add_lib(p, (int)i, chosen[i], libdir);
 	}
 }
 
@@ -227,6 +236,7 @@ void gpu_plan_done(struct gpu_plan *p)
 	free(p->items);
 	free(p->links);
 	free(p->libdir);
+	free(p->libdir32);
 	free(p->gpus);
 	strv_free(&p->warnings);
 	memset(p, 0, sizeof(*p));

@@ -32,6 +32,7 @@ struct gpu_plan {
 	struct gpu_link *links;
 	size_t n_links, cap_links;
 	char *libdir;            /* container library directory */
+	char *libdir32;          /* its 32-bit twin, with compat32 only (else NULL) */
 	char rm[32];             /* the driver (kernel module) version */
 	bool cuda_compat;        /* use the image's newer CUDA compat libraries */
 	size_t *gpus;            /* selected inventory indices */
@@ -61,11 +62,16 @@ size_t gpu_bins_wanted(unsigned caps, const char **ret, size_t max);
 
 /* "/usr/lib/x86_64-linux-gnu" with /etc/debian_version, else "/usr/lib64". */
 const char *gpu_libdir(bool debian);
+/* The 32-bit directory (gpu.md §2.6): Debian's multiarch one, else
+ * /usr/lib32 if it exists, else /usr/lib if it exists and is not /usr/lib64,
+ * else /usr/lib32 (created). */
+const char *gpu_libdir32(bool debian, bool has_lib32, bool has_distinct_lib);
 
 /* Libraries whose resolved name ends in ".<rm>", one per stem, the later
- * candidate winning; adds their mounts, SONAME and extra .so links. */
+ * candidate winning; adds their mounts into libdir, SONAME and extra .so
+ * links. */
 void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t n, const char *rm,
-		   unsigned caps);
+		   unsigned caps, const char *libdir);
 /* Device nodes for the request's capabilities and the selected GPUs. */
 void gpu_plan_devices(struct gpu_plan *p, const struct gpu_inventory *inv, unsigned caps, const char *dev_root);
 

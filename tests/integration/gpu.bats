@@ -121,6 +121,28 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_output_not_contains libnvidia-encode
 }
 
+@test "gpu: compat32 adds the i386 libraries in the 32-bit library directory" {
+	[ -e "$G/fake/root/usr/lib/i386-linux-gnu/libcuda.so.550.54.14" ] || skip "no i386 compiler for the 32-bit stubs"
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c 'ls /usr/lib/i386-linux-gnu 2>&1; true'
+	assert_success
+	assert_output_not_contains libcuda
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_DRIVER_CAPABILITIES=compute,utility,compat32 start gpu sh -c \
+		'ls /usr/lib/i386-linux-gnu; /sbin/ldconfig -p | grep "libcuda.so.1 "; cudaprobe'
+	assert_success
+	assert_line_eq libcuda.so.550.54.14
+	assert_line_eq libcuda.so.1
+	assert_line_eq libnvidia-ml.so.550.54.14
+	assert_output_contains "libcuda.so.1 (ELF) => /usr/lib/i386-linux-gnu/libcuda.so.1"
+	assert_output_contains "libcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1"
+	assert_line_eq cuDriverGetVersion=12040
+	# Without Debian's multiarch layout and without /usr/lib: /usr/lib32.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_DRIVER_CAPABILITIES=compute,compat32 gpu plan "$FIX/busybox"
+	assert_success
+	assert_line_eq "libdir32 /usr/lib32"
+	assert_line_eq "lib /usr/lib32/libcuda.so.550.54.14 $G/fake/root/usr/lib/i386-linux-gnu/libcuda.so.550.54.14"
+}
+
 @test "gpu: each NVIDIA_VISIBLE_DEVICES form selects the right /dev/nvidiaN (index is not the minor)" {
 	create_gpu
 	local -A want=(

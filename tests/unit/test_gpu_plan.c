@@ -32,7 +32,7 @@ static struct gpu_plan plan_for(unsigned caps)
 
 	memset(&p, 0, sizeof(p));
 	p.libdir = strdup(DIR);
-	gpu_plan_libs(&p, cands, ARRAY_SIZE(cands), RM, caps);
+	gpu_plan_libs(&p, cands, ARRAY_SIZE(cands), RM, caps, DIR);
 	return p;
 }
 
@@ -111,6 +111,10 @@ TEST(stems_and_binaries)
 	ASSERT_EQ(gpu_bins_wanted(GPU_CAP_COMPUTE, bins, 16), 2);
 	ASSERT_STREQ(gpu_libdir(true), "/usr/lib/x86_64-linux-gnu");
 	ASSERT_STREQ(gpu_libdir(false), "/usr/lib64");
+	ASSERT_STREQ(gpu_libdir32(true, true, true), "/usr/lib/i386-linux-gnu");
+	ASSERT_STREQ(gpu_libdir32(false, true, true), "/usr/lib32");
+	ASSERT_STREQ(gpu_libdir32(false, false, true), "/usr/lib");
+	ASSERT_STREQ(gpu_libdir32(false, false, false), "/usr/lib32");
 }
 
 static struct gpu_inventory two_gpus(void)

@@ -256,6 +256,46 @@ void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **o
 	}
 }
 
+static bool has_lib(const struct gpu_plan *p, const char *prefix)
+{
+	size_t n = strlen(p->libdir);
+
+	for (size_t i = 0; i < p->n_items; i++) {
+		const char *dst = p->items[i].dst;
+
+		if (p->items[i].kind == GPU_ITEM_LIB && !strncmp(dst, p->libdir, n) && dst[n] == '/' &&
+		    !strncmp(dst + n + 1, prefix, strlen(prefix)))
+			return true;
+	}
+	return false;
+}
+
+/* Without libcuda (compute) or NVML (utility) the container would start and
+ * fail later, obscurely: say now what is missing, and why when known. */
+static int check_core_libs(const struct gpu_host *host, const struct gpu_request *req,
+			   const struct gpu_inventory *inv, const struct gpu_plan *p, struct error *err)
+{
+	static const struct {
+		const char *prefix;
+		unsigned caps;
+	} core[] = {{"libcuda.so.", GPU_CAP_COMPUTE | GPU_CAP_VIDEO}, {"libnvidia-ml.so.", GPU_CAP_UTILITY}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(core); i++) {
+		bool stale = false;
+
+		if (!(req->caps & core[i].caps) || has_lib(p, core[i].prefix))
+			continue;
+		for (size_t w = 0; w < p->warnings.n; w++)
+			stale |= strstr(p->warnings.v[w], core[i].prefix) != NULL;
+		return error_set(err, 0, "%s%s not found through the ld cache '%s'%s", core[i].prefix, inv->rm,
+				 host->ldcache,
+				 stale ? ": the driver's libraries are of another version than the loaded kernel module "
+					 "(driver/library version mismatch: reboot, or reload the nvidia module)"
+				       : "");
+	}
+	return 0;
+}
+
 int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
 		  int rootfd, struct gpu_plan *ret, struct error *err)
 {
@@ -266,7 +306,7 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 	if (req->caps & GPU_CAP_COMPAT32)
 		p.libdir32 = xstrdup(libdir32(rootfd));
 	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
-	    check_requires(req, inv, &p, err) < 0) {
+	    check_core_libs(host, req, inv, &p, err) < 0 || check_requires(req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);
 		return -1;
 	}

@@ -53,7 +53,7 @@ static const char *errno_name(int e)
 	}
 }
 
-static void cause(const char *path, const struct stat *st, int e, char *buf, size_t len)
+static void cause(const struct stat *st, int e, char *buf, size_t len)
 {
 	char cg[256];
 	struct passwd *pw = st ? getpwuid(st->st_uid) : NULL;
@@ -88,14 +88,13 @@ static void cause(const char *path, const struct stat *st, int e, char *buf, siz
 	default:
 		snprintf(buf, len, "unexpected error");
 	}
-	(void)path;
 }
 
 int gpu_device_error(const char *path, const struct stat *st, int errnum, struct error *err)
 {
 	char why[768], node[48] = "";
 
-	cause(path, st, errnum, why, sizeof(why));
+	cause(st, errnum, why, sizeof(why));
 	if (st && S_ISCHR(st->st_mode))
 		snprintf(node, sizeof(node), ", c %u:%u", major(st->st_rdev), minor(st->st_rdev));
 	return error_set(err, 0, "GPU device %s%s: cannot open: %s (%s): %s", path, node, strerror(errnum),

@@ -325,6 +325,24 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	grep -q "ModifyDeviceFiles: 1" "$G/fake/proc/driver/nvidia/params"
 }
 
+@test "gpu: a kernel module of another version than the libraries is named as a mismatch" {
+	cp -a "$G/fake/proc" "$T/proc"
+	sed -i 's/550.54.14/560.35.03/' "$T/proc/driver/nvidia/version"
+	capsa_chown "$T/proc"
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 CAPSA_NVIDIA_PROC_ROOT="$T/proc" start gpu true
+	assert_failure
+	[[ $stderr == *"libcuda.so.560.35.03 not found through the ld cache '$G/fake/root/etc/ld.so.cache': the driver's libraries are of another version than the loaded kernel module (driver/library version mismatch"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	# ngx alone needs neither libcuda nor NVML.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 CAPSA_NVIDIA_PROC_ROOT="$T/proc" NVIDIA_DRIVER_CAPABILITIES=ngx gpu plan
+	assert_success
+	# An ld cache without the driver: what is missing, without a wrong guess.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_DRIVER_CAPABILITIES=utility CAPSA_NVIDIA_LDCACHE=/etc/ld.so.cache gpu plan
+	assert_failure
+	[[ $stderr == *"libnvidia-ml.so.550.54.14 not found through the ld cache '/etc/ld.so.cache'" ]] || { echo "$stderr" >&2; false; }
+}
+
 @test "gpu plan: prints the plan without starting; the library directory follows the rootfs's distribution" {
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 gpu plan
 	assert_success

@@ -152,11 +152,30 @@ static int legacy_require(const char *cuda, struct gpu_request *r, struct error 
 	return 0;
 }
 
+/* Refused rather than ignored: the container would lack what it asked for. */
+static int refuse_mig_access(char *const *host_env, char *const *image_env, struct error *err)
+{
+	static const char *const names[] = {"NVIDIA_MIG_CONFIG_DEVICES", "NVIDIA_MIG_MONITOR_DEVICES"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const char *v = gpu_env_get(host_env, image_env, names[i]);
+
+		if (v && *v)
+			return error_set(err, 0,
+					 "%s: MIG configuration and monitoring access is not supported yet (it needs "
+					 "/dev/nvidia-caps nodes, root-only on most hosts)",
+					 names[i]);
+	}
+	return 0;
+}
+
 static int parse_rest(char *const *host_env, char *const *image_env, bool legacy, struct gpu_request *r,
 		      struct error *err)
 {
 	const char *caps = gpu_env_get(host_env, image_env, "NVIDIA_DRIVER_CAPABILITIES");
 
+	if (refuse_mig_access(host_env, image_env, err) < 0)
+		return -1;
 	if (legacy && (caps == NULL || *caps == '\0'))
 		r->caps = GPU_CAP_ALL;
 	else if (parse_caps(caps ? caps : "", &r->caps, err) < 0)

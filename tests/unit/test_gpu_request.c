@@ -110,6 +110,24 @@ TEST(unknown_capability_is_an_error)
 	ASSERT_TRUE(strstr(err.msg, "'gaming'") && strstr(err.msg, "valid: compute"));
 }
 
+TEST(mig_access_is_refused)
+{
+	struct strv a = STRV_INIT, b = STRV_INIT;
+	char **cfg = mkenv(&a, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_MIG_CONFIG_DEVICES=all", NULL);
+	char **off = mkenv(&b, "NVIDIA_VISIBLE_DEVICES=void", "NVIDIA_MIG_MONITOR_DEVICES=all", NULL);
+	struct gpu_request r;
+	struct error err = ERROR_INIT;
+
+	ASSERT_FAILS(gpu_request_parse(NULL, cfg, &r, &err));
+	ASSERT_TRUE(strstr(err.msg, "NVIDIA_MIG_CONFIG_DEVICES: MIG configuration") == err.msg);
+	/* No GPU work: nothing to refuse. */
+	ASSERT_OK(gpu_request_parse(NULL, off, &r, &err), &err);
+	ASSERT_TRUE(!r.active);
+	gpu_request_done(&r);
+	strv_free(&a);
+	strv_free(&b);
+}
+
 TEST(disable_require_go_bool)
 {
 	static const struct {
@@ -227,6 +245,6 @@ TEST(version_compare)
 	ASSERT_FAILS(gpu_version_cmp(".1", "1", &c));
 }
 
-TAP_MAIN(T(visible_devices_and_caps_table), T(host_wins_over_image), T(unknown_capability_is_an_error),
+TAP_MAIN(T(visible_devices_and_caps_table), T(host_wins_over_image), T(unknown_capability_is_an_error), T(mig_access_is_refused),
 	 T(disable_require_go_bool), T(legacy_cuda_image), T(require_dsl_table),
 	 T(require_messages_and_unknown_values), T(version_compare))

@@ -343,6 +343,17 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	[[ $stderr == *"libnvidia-ml.so.550.54.14 not found through the ld cache '/etc/ld.so.cache'" ]] || { echo "$stderr" >&2; false; }
 }
 
+@test "gpu: without a driver, an image's own request starts CPU-only with a warning, the caller's fails" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all CAPSA_NVIDIA_PROC_ROOT="$T" start gpu true
+	assert_failure
+	[[ $stderr == *"the NVIDIA kernel module is not loaded ($T/driver/nvidia/version)"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu CAPSA_NVIDIA_PROC_ROOT="$T" start -e NVIDIA_VISIBLE_DEVICES=all gpu sh -c 'ls /dev'
+	assert_success
+	assert_output_not_contains nvidia
+	[[ $stderr == *"no NVIDIA driver is loaded on this host: starting without GPUs"* ]] || { echo "$stderr" >&2; false; }
+}
+
 @test "gpu plan: prints the plan without starting; the library directory follows the rootfs's distribution" {
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 gpu plan
 	assert_success

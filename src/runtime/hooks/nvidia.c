@@ -36,6 +36,20 @@ static void keep_openable(struct start_ctx *ctx, const char *dev_root, struct gp
 	inv->n = kept;
 }
 
+/* CUDA images ask for every GPU themselves (NVIDIA_VISIBLE_DEVICES=all in
+ * their Env): on a node without the driver they still start, CPU-only, with
+ * a warning. A request from the caller's environment stays an error. */
+static int no_driver(struct start_ctx *ctx, struct error *err)
+{
+	if (err->code != ENOENT || gpu_env_get(ctx->host_env.v, NULL, "NVIDIA_VISIBLE_DEVICES") != NULL)
+		return -1;
+	if (ctx->opts->warn)
+		ctx->opts->warn("the image asks for NVIDIA GPUs but no NVIDIA driver is loaded on this host: "
+				"starting without GPUs");
+	error_clear(err);
+	return 0;
+}
+
 static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct error *err)
 {
 	_cleanup_free_ char *ldcache = NULL;
@@ -47,7 +61,7 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 
 	gpu_host_from_config(ctx->cfg, &host, &ldcache);
 	if (gpu_inventory_load(host.proc_root, &inv, err) < 0)
-		return -1;
+		return no_driver(ctx, err);
 	if (req->all)
 		keep_openable(ctx, host.dev_root, &inv);
 	r = gpu_make_plan(&host, req, &inv, ctx->rootfd, &plan, err);

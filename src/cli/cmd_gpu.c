@@ -173,7 +173,8 @@ int cmd_gpu(struct config *cfg, int argc, char **argv)
 	}
 	if (gpu_request_parse(environ, NULL, &req, &err) < 0)
 		return cli_fail(&err);
-	if (!req.active) {
+	/* What a start would do: the same gate as the hook's. */
+	if (!req.active || !gpu_requested(environ, NULL)) {
 		printf(json ? "{\"active\": false}\n" : "no GPU requested (NVIDIA_VISIBLE_DEVICES unset, empty or void)\n");
 		r = 0;
 	} else {

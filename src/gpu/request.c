@@ -198,6 +198,13 @@ static int parse_rest(char *const *host_env, char *const *image_env, bool legacy
 	return 0;
 }
 
+bool gpu_requested(char *const *host_env, char *const *image_env)
+{
+	const char *dev = gpu_env_get(host_env, image_env, "NVIDIA_VISIBLE_DEVICES");
+
+	return dev != NULL && *dev != '\0';
+}
+
 int gpu_request_parse(char *const *host_env, char *const *image_env, struct gpu_request *ret, struct error *err)
 {
 	struct gpu_request r = {false, false, STRV_INIT, 0, STRV_INIT, false};

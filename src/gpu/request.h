@@ -37,6 +37,12 @@ struct gpu_request {
  * any in second (the host's NVIDIA_* win over the image's, as in enroot). */
 const char *gpu_env_get(char *const *first, char *const *second, const char *name);
 
+/* The gate of the start path, as enroot's hook: NVIDIA_VISIBLE_DEVICES set
+ * and not empty (a legacy CUDA image without it gets no GPU work at start,
+ * although gpu_request_parse() alone would give it every GPU). Cheap: two
+ * scans of the environments. */
+bool gpu_requested(char *const *host_env, char *const *image_env);
+
 /* Parse the request. Errors name the variable and the valid words. */
 int gpu_request_parse(char *const *host_env, char *const *image_env, struct gpu_request *ret, struct error *err);
 void gpu_request_done(struct gpu_request *r);

@@ -389,6 +389,14 @@ assert not any(m["target"].startswith("/usr/bin/") for m in p["mounts"]), p["mou
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=void gpu plan --json
 	assert_success
 	assert_output_eq '{"active": false}'
+	# A legacy CUDA image without NVIDIA_VISIBLE_DEVICES: no GPU work at start, as in enroot.
+	run --separate-stderr gpu CUDA_VERSION=10.2.89 gpu plan --json
+	assert_success
+	assert_output_eq '{"active": false}'
+	create_gpu
+	run --separate-stderr gpu CUDA_VERSION=10.2.89 start gpu ls /dev
+	assert_success
+	assert_output_not_contains nvidia
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_CUDA="driver>=600" gpu plan
 	assert_failure
 	[[ $stderr == *"unsatisfied condition: driver>=600"* ]] || { echo "$stderr" >&2; false; }

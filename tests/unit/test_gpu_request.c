@@ -161,6 +161,7 @@ TEST(legacy_cuda_image)
 
 	ASSERT_OK(gpu_request_parse(NULL, legacy, &r, &err), &err);
 	ASSERT_TRUE(r.active && r.all);
+	ASSERT_TRUE(!gpu_requested(NULL, legacy)); /* the start path's gate, as enroot */
 	ASSERT_EQ(r.caps, GPU_CAP_ALL);
 	ASSERT_EQ(r.requires.n, 1);
 	ASSERT_STREQ(r.requires.v[0], "cuda>=10.2");

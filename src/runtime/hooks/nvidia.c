@@ -77,11 +77,10 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 
 int hook_nvidia(struct start_ctx *ctx, struct error *err)
 {
-	const char *dev = gpu_env_get(ctx->host_env.v, ctx->env.v, "NVIDIA_VISIBLE_DEVICES");
 	struct gpu_request req;
 	int r;
 
-	if (dev == NULL || *dev == '\0')
+	if (!gpu_requested(ctx->host_env.v, ctx->env.v))
 		return 0;
 	if (gpu_request_parse(ctx->host_env.v, ctx->env.v, &req, err) < 0)
 		return -1;

@@ -140,6 +140,33 @@ static void find_ipc(int rootfd, unsigned caps, struct gpu_plan *p)
 	}
 }
 
+/* The ICD and vendor files that let GLVND, EGL and Vulkan find the driver
+ * (graphics, display); each under /etc or /usr/share, mounted where found. */
+static void find_graphics_config(int rootfd, unsigned caps, struct gpu_plan *p)
+{
+	static const char *const files[] = {
+		"glvnd/egl_vendor.d/10_nvidia.json",	 "egl/egl_external_platform.d/15_nvidia_gbm.json",
+		"egl/egl_external_platform.d/10_nvidia_wayland.json", "vulkan/icd.d/nvidia_icd.json",
+		"vulkan/icd.d/nvidia_layers.json",	 "vulkan/implicit_layer.d/nvidia_layers.json",
+		"nvidia/nvoptix.bin",
+	};
+	static const char *const dirs[] = {"/etc", "/usr/share"};
+
+	if (!(caps & (GPU_CAP_GRAPHICS | GPU_CAP_DISPLAY)))
+		return;
+	for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
+		for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+			_cleanup_free_ char *path = xasprintf("%s/%s", dirs[d], files[f]);
+			_cleanup_free_ char *host = host_resolve(rootfd, path, S_IFREG);
+
+			if (host) {
+				gpu_plan_add(p, GPU_ITEM_CONF, host, path, true);
+				break;
+			}
+		}
+	}
+}
+
 static bool root_stat(int rootfd, const char *path, struct stat *st)
 {
 	struct error ignore = ERROR_INIT;
@@ -201,6 +228,7 @@ static int plan_files(const struct gpu_host *host, const struct gpu_request *req
 		find_bins(drvfd, req->caps, p);
 		find_firmware(drvfd, inv->rm, p);
 		find_ipc(drvfd, req->caps, p);
+		find_graphics_config(drvfd, req->caps, p);
 	}
 	free(c.v);
 	strv_free(&c.owned);

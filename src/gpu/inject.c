@@ -163,6 +163,7 @@ static const char *item_opts(const struct gpu_item *it)
 	case GPU_ITEM_IPC:
 		return "x-create=auto,bind,nosuid,nodev,noexec,nofail";
 	case GPU_ITEM_FW:
+	case GPU_ITEM_CONF:
 		return "x-create=file,bind,ro,nosuid,nodev,nofail";
 	case GPU_ITEM_BIN:
 		return "x-create=file,bind,ro,nosuid,nodev";

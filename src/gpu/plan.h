@@ -13,7 +13,7 @@
 #include "util/error.h"
 #include "util/strv.h"
 
-enum gpu_item_kind { GPU_ITEM_DEV, GPU_ITEM_LIB, GPU_ITEM_BIN, GPU_ITEM_FW, GPU_ITEM_IPC };
+enum gpu_item_kind { GPU_ITEM_DEV, GPU_ITEM_LIB, GPU_ITEM_BIN, GPU_ITEM_FW, GPU_ITEM_IPC, GPU_ITEM_CONF };
 
 struct gpu_item {
 	enum gpu_item_kind kind;

@@ -119,6 +119,15 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_line_eq libGLX_indirect.so.0
 	assert_line_eq libnvidia-ngx.so.550.54.14
 	assert_output_not_contains libnvidia-encode
+	# graphics: the EGL vendor file and the Vulkan ICD where the driver has them
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_DRIVER_CAPABILITIES=graphics start gpu \
+		cat /usr/share/glvnd/egl_vendor.d/10_nvidia.json /etc/vulkan/icd.d/nvidia_icd.json
+	assert_success
+	assert_line_eq '{"ICD": {"library_path": "libEGL_nvidia.so.0"}}'
+	assert_line_eq '{"ICD": {"library_path": "libGLX_nvidia.so.0"}}'
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none gpu plan
+	assert_success
+	assert_output_not_contains nvidia_icd.json
 }
 
 @test "gpu: compat32 adds the i386 libraries in the 32-bit library directory" {

@@ -128,6 +128,20 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none gpu plan
 	assert_success
 	assert_output_not_contains nvidia_icd.json
+	# EGL sees only the selected GPUs: index 0 is minor 1, so the mask is 0x2.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_DRIVER_CAPABILITIES=graphics start gpu sh -c \
+		'cat /etc/nvidia/nvidia-application-profiles-rc.d/10-container.conf;
+		 touch /etc/nvidia/nvidia-application-profiles-rc.d/x 2>/dev/null || echo sealed'
+	assert_success
+	assert_output_contains '["EGLVisibleDGPUDevices", 0x2]'
+	assert_line_eq sealed
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=display start gpu \
+		cat /etc/nvidia/nvidia-application-profiles-rc.d/10-container.conf
+	assert_success
+	assert_output_contains '["EGLVisibleDGPUDevices", 0x3]'
+	# (earlier starts left the mount point in the rootfs: look at the mounts)
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'grep -c application-profiles /proc/self/mountinfo'
+	assert_output_eq 0
 }
 
 @test "gpu: compat32 adds the i386 libraries in the 32-bit library directory" {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The pure planner: library selection per capability and driver version,
  * device selection by every id form, /proc/driver/nvidia parsing. */
+#include "gpu/appprofile.h"
 #include "gpu/compat.h"
 #include "gpu/cudaver.h"
 #include "gpu/inventory.h"
@@ -257,5 +258,13 @@ TEST(cuda_version_string)
 	ASSERT_STREQ(buf, "10.1");
 }
 
-TAP_MAIN(T(cuda_version_string), T(cuda_compat_versions), T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
+TEST(app_profile_text)
+{
+	_cleanup_free_ char *t = gpu_app_profile(0x5);
+
+	ASSERT_TRUE(strstr(t, "[\"EGLVisibleDGPUDevices\", 0x5]") != NULL);
+	ASSERT_TRUE(strstr(t, "\"profile\": \"_capsa_container_\"") != NULL);
+}
+
+TAP_MAIN(T(app_profile_text), T(cuda_version_string), T(cuda_compat_versions), T(params_rewrite), T(compute_libraries), T(utility_video_graphics_ngx), T(stems_and_binaries), T(device_selection),
 	 T(proc_parsers), T(requirements_per_gpu_and_without))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gpu/appprofile.h"
 #include "gpu/driver.h"
 #include "gpu/inject.h"
 #include "gpu/procmask.h"
@@ -69,6 +70,8 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 		r = gpu_inject(&ic, &plan, err);
 		if (r == 0)
 			r = gpu_mask_proc(&ic, host.proc_root, &inv, &plan, err);
+		if (r == 0)
+			r = gpu_write_app_profile(&ic, &inv, &plan, req->caps, err);
 		gpu_plan_done(&plan);
 	}
 	gpu_inventory_done(&inv);

@@ -126,7 +126,7 @@ static void print_text(const struct gpu_plan *p, const struct gpu_inventory *inv
 static int plan(struct config *cfg, const struct gpu_request *req, int rootfd, bool json)
 {
 	_cleanup_free_ char *ldcache = NULL;
-	struct gpu_inventory inv = {{0}, NULL, 0};
+	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
 	struct error err = ERROR_INIT;
 	struct gpu_plan p;
 	struct gpu_host host;

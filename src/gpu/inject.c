@@ -101,7 +101,7 @@ int gpu_device_error(const char *path, const struct stat *st, int errnum, struct
 			 errno_name(errnum), why);
 }
 
-int gpu_open_device(const char *path, int *ret_fd, struct error *err)
+int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
 {
 	/* The dev root is the admin's (or a test's): its symlinks are followed. */
 	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
@@ -116,6 +116,10 @@ int gpu_open_device(const char *path, int *ret_fd, struct error *err)
 	if (!S_ISCHR(st.st_mode))
 		return error_set(err, 0, "invalid device node %s: %s, not a character device", path,
 				 file_kind(st.st_mode));
+	/* The majors come from the driver's own entries in /proc/devices. */
+	if (major >= 0 && major(st.st_rdev) != (unsigned)major)
+		return error_set(err, 0, "invalid device node %s: c %u:%u, not of the NVIDIA driver (major %d)", path,
+				 major(st.st_rdev), minor(st.st_rdev), major);
 	/* Opened through the checked fd: no swap between check and use. */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	probe = open(self, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -145,7 +149,7 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 	_cleanup_close_ int fd = -1;
 	char src[64];
 
-	if (gpu_open_device(it->src, &fd, err) < 0) {
+	if (gpu_open_device(it->src, it->major, &fd, err) < 0) {
 		if (!it->optional)
 			return -1;
 		warn(ctx, err->msg);

@@ -18,8 +18,8 @@ struct gpu_inject_ctx {
 
 /* Open a device node once, as the workload will (O_RDWR): a denial becomes
  * one message naming the node, the errno and the likely cause. *ret_fd is
- * an O_PATH fd of the validated character device. */
-int gpu_open_device(const char *path, int *ret_fd, struct error *err);
+ * an O_PATH fd of the validated character device (of that major unless -1). */
+int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err);
 
 /* Explain errno for path (st may be NULL) in err; returns -1. */
 int gpu_device_error(const char *path, const struct stat *st, int errnum, struct error *err);

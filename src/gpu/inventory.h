@@ -24,6 +24,8 @@ struct gpu_inventory {
 	char rm[32]; /* kernel module version, e.g. "550.54.14" */
 	struct gpu_info *gpus; /* in PCI order: index i is NVML's index i */
 	size_t n;
+	int major_nvidia; /* char major of nvidiactl, nvidiaN, modeset; -1: unknown */
+	int major_uvm;    /* of nvidia-uvm(-tools), dynamic; -1: unknown */
 };
 
 /* "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  <date>". */
@@ -33,7 +35,11 @@ int gpu_parse_information(const char *buf, const char *dir, struct gpu_info *ret
 /* Normalise a PCI bus id ("3b:00.0", "0000:3b:00.0") to NVML's form. */
 int gpu_normalise_busid(const char *in, char *out, size_t len);
 
-/* Read proc_root/driver/nvidia/{version,gpus/}. */
+/* The majors of "nvidia-frontend" (or "nvidia") and "nvidia-uvm" in the
+ * character devices of /proc/devices; -1 when not listed. */
+void gpu_parse_devices(const char *buf, int *ret_nvidia, int *ret_uvm);
+
+/* Read proc_root/driver/nvidia/{version,gpus/} and proc_root/devices. */
 int gpu_inventory_load(const char *proc_root, struct gpu_inventory *ret, struct error *err);
 void gpu_inventory_done(struct gpu_inventory *inv);
 

@@ -134,7 +134,7 @@ void gpu_plan_add(struct gpu_plan *p, enum gpu_item_kind kind, const char *src, 
 		p->cap_items = p->cap_items ? 2 * p->cap_items : 32;
 		p->items = xrealloc(p->items, p->cap_items * sizeof(*p->items));
 	}
-	p->items[p->n_items++] = (struct gpu_item){kind, xstrdup(src), xstrdup(dst), optional};
+	p->items[p->n_items++] = (struct gpu_item){kind, xstrdup(src), xstrdup(dst), optional, -1};
 }
 
 void gpu_plan_link(struct gpu_plan *p, const char *dir, const char *name, const char *target)
@@ -196,30 +196,31 @@ void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t
 	}
 }
 
-static void add_dev(struct gpu_plan *p, const char *dev_root, const char *name, bool optional)
+static void add_dev(struct gpu_plan *p, const char *dev_root, const char *name, bool optional, int major)
 {
 	_cleanup_free_ char *src = xasprintf("%s/%s", dev_root, name);
 	_cleanup_free_ char *dst = xasprintf("/dev/%s", name);
 
 	gpu_plan_add(p, GPU_ITEM_DEV, src, dst, optional);
+	p->items[p->n_items - 1].major = major;
 }
 
 void gpu_plan_devices(struct gpu_plan *p, const struct gpu_inventory *inv, unsigned caps, const char *dev_root)
 {
-	add_dev(p, dev_root, "nvidiactl", false);
+	add_dev(p, dev_root, "nvidiactl", false, inv->major_nvidia);
 	for (size_t i = 0; i < p->n_gpus; i++) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "nvidia%u", inv->gpus[p->gpus[i]].minor);
-		add_dev(p, dev_root, name, false);
+		add_dev(p, dev_root, name, false, inv->major_nvidia);
 	}
 	/* CUDA needs the UVM node; utility-only containers do not get it. */
 	if (caps & CAP_COMPUTE_LIBS) {
-		add_dev(p, dev_root, "nvidia-uvm", true);
-		add_dev(p, dev_root, "nvidia-uvm-tools", true);
+		add_dev(p, dev_root, "nvidia-uvm", true, inv->major_uvm);
+		add_dev(p, dev_root, "nvidia-uvm-tools", true, inv->major_uvm);
 	}
 	if (caps & GPU_CAP_DISPLAY)
-		add_dev(p, dev_root, "nvidia-modeset", true);
+		add_dev(p, dev_root, "nvidia-modeset", true, inv->major_nvidia);
 }
 
 void gpu_plan_done(struct gpu_plan *p)

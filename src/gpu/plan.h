@@ -20,6 +20,7 @@ struct gpu_item {
 	char *src; /* host path */
 	char *dst; /* container path */
 	bool optional; /* missing or failing: a warning, not an error */
+	int major;     /* devices: the expected major, -1 when unknown */
 };
 
 struct gpu_link {

@@ -293,6 +293,24 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	[[ $stderr == *"nvidia1"*"EACCES"* ]] || { echo "$stderr" >&2; false; }
 }
 
+@test "gpu: a node that is not the driver's (another major than /proc/devices says) is refused" {
+	create_gpu
+	cp -a "$G/fake/dev" "$T/dev"
+	ln -sfn /dev/tty "$T/dev/nvidia1"
+	capsa_chown "$T/dev"
+	DEVROOT=$T/dev
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu true
+	assert_failure
+	[[ $stderr == *"invalid device node $T/dev/nvidia1: c 5:0, not of the NVIDIA driver (major 1)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	# A regular file is no device node either.
+	rm "$T/dev/nvidia1" && echo x >"$T/dev/nvidia1"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu true
+	assert_failure
+	[[ $stderr == *"invalid device node $T/dev/nvidia1: a regular file, not a character device"* ]] ||
+		{ echo "$stderr" >&2; false; }
+}
+
 @test "gpu: NVIDIA_REQUIRE_* (driver, cuda from the driver's libcuda, legacy CUDA_VERSION) is checked; NVIDIA_DISABLE_REQUIRE skips it" {
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" start gpu true

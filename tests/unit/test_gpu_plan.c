@@ -122,7 +122,7 @@ static struct gpu_inventory two_gpus(void)
 {
 	static struct gpu_info g[2];
 	struct error err = ERROR_INIT;
-	struct gpu_inventory inv = {RM, g, 2};
+	struct gpu_inventory inv = {RM, g, 2, 195, 508};
 
 	ASSERT_OK(gpu_parse_information("Model: \t A100\nGPU UUID: \t GPU-1111\nDevice Minor: \t 1\n", "0000:3b:00.0",
 					&g[0], &err),
@@ -176,6 +176,18 @@ TEST(proc_parsers)
 	struct error err = ERROR_INIT;
 	struct gpu_info g;
 	char rm[32], bus[32];
+	int nv, uvm;
+
+	gpu_parse_devices("Character devices:\n  1 mem\n195 nvidia-frontend\n508 nvidia-uvm\n\nBlock devices:\n"
+			  "510 nvidia\n",
+			  &nv, &uvm);
+	ASSERT_EQ(nv, 195);
+	ASSERT_EQ(uvm, 508);
+	gpu_parse_devices("Character devices:\n195 nvidia\n\nBlock devices:\n508 nvidia-uvm\n", &nv, &uvm);
+	ASSERT_EQ(nv, 195);
+	ASSERT_EQ(uvm, -1);
+	gpu_parse_devices("garbage", &nv, &uvm);
+	ASSERT_EQ(nv, -1);
 
 	ASSERT_OK(gpu_parse_version("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 2024\n"
 				    "GCC version: gcc 12\n",

@@ -26,7 +26,7 @@ static void keep_openable(struct start_ctx *ctx, const char *dev_root, struct gp
 		struct error err = ERROR_INIT;
 		int fd = -1;
 
-		if (gpu_open_device(path, &fd, &err) < 0) {
+		if (gpu_open_device(path, inv->major_nvidia, &fd, &err) < 0) {
 			if (ctx->opts->warn)
 				ctx->opts->warn(err.msg);
 			continue;
@@ -54,7 +54,7 @@ static int no_driver(struct start_ctx *ctx, struct error *err)
 static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct error *err)
 {
 	_cleanup_free_ char *ldcache = NULL;
-	struct gpu_inventory inv = {{0}, NULL, 0};
+	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
 	struct gpu_plan plan;
 	struct gpu_host host;
 	struct gpu_inject_ctx ic = {ctx->rootfd, ctx->userns, ctx->opts->warn};

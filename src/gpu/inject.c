@@ -144,6 +144,26 @@ static void warn(const struct gpu_inject_ctx *ctx, const char *msg)
 		ctx->warn(msg);
 }
 
+/* A node missing from the container's /dev is created there, as a mount
+ * point, only when that /dev is its own: never a file in the host's /dev
+ * (enroot's default binds it whole, with every node already in it). */
+static int check_dev_target(const struct gpu_inject_ctx *ctx, const char *dst, struct error *err)
+{
+	_cleanup_close_ int fd = -1, dev = -1;
+	struct error ignore = ERROR_INIT;
+	struct stat in, host;
+
+	if (rootfs_resolve(ctx->rootfd, dst, RESOLVE_NOCREATE, &fd, &ignore) == 0)
+		return 0;
+	if (rootfs_resolve(ctx->rootfd, "/dev", RESOLVE_NOCREATE, &dev, &ignore) < 0 || fstat(dev, &in) < 0 ||
+	    stat("/dev", &host) < 0 || in.st_dev != host.st_dev || in.st_ino != host.st_ino)
+		return 0;
+	return error_set(err, 0,
+			 "%s is not in the container's /dev, which is the host's: set CAPSA_RESTRICT_DEV=y (the "
+			 "container gets its own /dev) or point CAPSA_NVIDIA_DEV_ROOT at /dev",
+			 dst);
+}
+
 static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item *it, struct error *err)
 {
 	_cleanup_close_ int fd = -1;
@@ -156,6 +176,8 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 		error_clear(err);
 		return 0;
 	}
+	if (check_dev_target(ctx, it->dst, err) < 0)
+		return -1;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
 	/* Never nodev on a device; read-only does not stop writes to it. */
 	return mount_item(ctx, src, it->dst, "x-create=file,bind,ro,nosuid,noexec", err);

@@ -50,7 +50,7 @@ mkimage() {
 
 # gpu [NAME=VALUE]... ARGS: capsa with the fake driver's settings.
 gpu() {
-	capsa_env CAPSA_RESTRICT_DEV=y CAPSA_NVIDIA_DRIVER_ROOT="$G/fake/root" \
+	capsa_env CAPSA_RESTRICT_DEV="${RESTRICT:-y}" CAPSA_NVIDIA_DRIVER_ROOT="$G/fake/root" \
 		CAPSA_NVIDIA_PROC_ROOT="$G/fake/proc" CAPSA_NVIDIA_DEV_ROOT="${DEVROOT:-$G/fake/dev}" "$@"
 }
 
@@ -309,6 +309,16 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_failure
 	[[ $stderr == *"invalid device node $T/dev/nvidia1: a regular file, not a character device"* ]] ||
 		{ echo "$stderr" >&2; false; }
+}
+
+@test "gpu: with the host's /dev (no RESTRICT_DEV), a node missing there is never created in it" {
+	create_gpu
+	RESTRICT=n
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu true
+	assert_failure
+	[[ $stderr == *"/dev/nvidiactl is not in the container's /dev, which is the host's: set CAPSA_RESTRICT_DEV=y"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	assert_not_exists /dev/nvidiactl
 }
 
 @test "gpu: NVIDIA_REQUIRE_* (driver, cuda from the driver's libcuda, legacy CUDA_VERSION) is checked; NVIDIA_DISABLE_REQUIRE skips it" {

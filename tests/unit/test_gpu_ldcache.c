@@ -141,6 +141,41 @@ TEST(offsets_and_counts_past_eof)
 	free(buf);
 }
 
+/* A small fuzz run: random byte and word mutations of a valid cache either
+ * parse (every string then lies inside the buffer) or fail, never crash
+ * (ASan build). Deterministic seed. */
+TEST(random_mutations)
+{
+	char *buf;
+	size_t len = write_cache(libs, ARRAY_SIZE(libs), 2, &buf);
+	unsigned seed = 12345;
+
+	for (int round = 0; round < 20000; round++) {
+		char *copy = malloc(len);
+		struct error err = ERROR_INIT;
+		struct ldcache c;
+
+		memcpy(copy, buf, len);
+		for (int k = 0; k < 1 + round % 4; k++) {
+			size_t at = (size_t)rand_r(&seed) % len;
+
+			if (rand_r(&seed) % 2 && at + 4 <= len)
+				put32(copy + at, (uint32_t)rand_r(&seed) * 2654435761u);
+			else
+				copy[at] = (char)rand_r(&seed);
+		}
+		if (ldcache_parse(copy, len, &c, &err) == 0) {
+			for (size_t i = 0; i < c.n; i++) {
+				ASSERT_TRUE(c.v[i].key >= copy && c.v[i].key + strlen(c.v[i].key) < copy + len);
+				ASSERT_TRUE(c.v[i].value >= copy && c.v[i].value + strlen(c.v[i].value) < copy + len);
+			}
+			ldcache_done(&c);
+		}
+		free(copy);
+	}
+	free(buf);
+}
+
 TEST(host_cache)
 {
 	struct ldcache c;
@@ -161,5 +196,5 @@ TEST(host_cache)
 	free(buf);
 }
 
-TAP_MAIN(T(new_format), T(combined_old_and_new), T(truncated_files_fail_cleanly), T(offsets_and_counts_past_eof),
+TAP_MAIN(T(new_format), T(combined_old_and_new), T(truncated_files_fail_cleanly), T(offsets_and_counts_past_eof), T(random_mutations),
 	 T(host_cache))

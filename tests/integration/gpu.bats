@@ -41,7 +41,7 @@ mkimage() {
 	cp -L "$mlib/libc.so.6" "$mlib/ld-linux-x86-64.so.2" "$root$mlib/"
 	ln -sf "$mlib/ld-linux-x86-64.so.2" "$root/lib64/ld-linux-x86-64.so.2"
 	cp -L "$(command -v ldconfig || echo /sbin/ldconfig)" "$root/sbin/ldconfig"
-	cp "$G/fake/cudaprobe" "$root/usr/bin/cudaprobe"
+	cp "$G/fake/cudaprobe" "$G/fake/gpusmoke" "$root/usr/bin/"
 	echo 12.0 >"$root/etc/debian_version"
 	printf '%s\n' 'include /etc/ld.so.conf.d/*.conf' /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu \
 		>"$root/etc/ld.so.conf"
@@ -457,4 +457,23 @@ assert not any(m["target"].startswith("/usr/bin/") for m in p["mounts"]), p["mou
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all CAPSA_NVIDIA_PROC_ROOT="$T" gpu plan
 	assert_failure
 	[[ $stderr == *"NVIDIA kernel module is not loaded"* ]] || { echo "$stderr" >&2; false; }
+}
+
+@test "gpu smoke program: against the stub it sees the driver and no device" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all start gpu gpusmoke
+	assert_status 1
+	assert_line_eq "driver CUDA version 12.4"
+	assert_line_eq "cuInit -> 100 (?)" # the stub has no cuGetErrorName
+}
+
+# Only on a machine with an NVIDIA GPU and driver: the real driver, the
+# default settings, a real context and allocation (gpu.md §6.5).
+@test "gpu smoke program on a real GPU (skipped without one)" {
+	[ -r /proc/driver/nvidia/version ] && [ -e /dev/nvidiactl ] || skip "no NVIDIA GPU on this machine"
+	create_gpu
+	run --separate-stderr capsa_env CAPSA_RESTRICT_DEV=y NVIDIA_VISIBLE_DEVICES=all start gpu gpusmoke
+	echo "$output" >&3
+	assert_success
+	assert_output_contains "cuMemAlloc_v2 -> 0"
 }

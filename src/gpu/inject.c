@@ -187,10 +187,10 @@ static const char *item_opts(const struct gpu_item *it)
 {
 	switch (it->kind) {
 	case GPU_ITEM_IPC:
-		return "x-create=auto,bind,nosuid,nodev,noexec,nofail";
+		return "x-create=auto,bind,nosuid,nodev,noexec";
 	case GPU_ITEM_FW:
 	case GPU_ITEM_CONF:
-		return "x-create=file,bind,ro,nosuid,nodev,nofail";
+		return "x-create=file,bind,ro,nosuid,nodev";
 	case GPU_ITEM_BIN:
 		return "x-create=file,bind,ro,nosuid,nodev";
 	default:
@@ -279,8 +279,14 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 		int r = it->kind == GPU_ITEM_DEV ? inject_device(ctx, it, err)
 						 : mount_item(ctx, it->src, it->dst, item_opts(it), err);
 
-		if (r < 0)
+		/* Best effort (IPC, firmware, ICD files): binding the persistenced
+		 * socket fails in some Kubernetes pods (NVIDIA/enroot#265). */
+		if (r < 0 && it->optional && it->kind != GPU_ITEM_DEV) {
+			warn(ctx, err->msg);
+			error_clear(err);
+		} else if (r < 0) {
 			return -1;
+		}
 	}
 	for (size_t i = 0; i < plan->n_links; i++) {
 		if (make_link(ctx, &plan->links[i], err) < 0)

@@ -261,6 +261,19 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_output_eq "0 1"
 }
 
+@test "gpu: a best-effort mount that fails (firmware here) is a warning, the container starts" {
+	cp -a "$G/rootfs" "$T/img"
+	mkdir -p "$T/img/lib/firmware"
+	echo "not a directory" >"$T/img/lib/firmware/nvidia"
+	mksquashfs "$T/img" "$T/img.sqsh" -all-root -noappend -quiet -no-progress >/dev/null
+	capsa_chown "$T/img.sqsh"
+	create_busybox fw "$T/img.sqsh"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start fw cudaprobe
+	assert_success
+	assert_line_eq cuDriverGetVersion=12040
+	[[ $stderr == *"[WARN]"*"gsp_ga10x.bin"* ]] || { echo "$stderr" >&2; false; }
+}
+
 @test "gpu: host files and nodes are read-only nosuid bind mounts, firmware is there" {
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \

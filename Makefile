@@ -35,12 +35,12 @@ else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
-CORE_SRC := $(wildcard src/util/*.c src/config/*.c src/runtime/*.c src/runtime/hooks/*.c src/doctor/*.c src/image/*.c src/image/*/*.c)
+CORE_SRC := $(wildcard src/util/*.c src/config/*.c src/runtime/*.c src/runtime/hooks/*.c src/doctor/*.c src/gpu/*.c src/image/*.c src/image/*/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
 # Two binaries: capsa runs the container verbs and maps only libc and
 # libseccomp (--as-needed drops the rest), capsa-image the image verbs.
 CLI_COMMON := args log dispatch cmd_start cmd_doctor
-LEAN_OBJ   := $(patsubst %,$(O)/src/cli/%.o,main cmd_store $(CLI_COMMON))
+LEAN_OBJ   := $(patsubst %,$(O)/src/cli/%.o,main cmd_store cmd_gpu $(CLI_COMMON))
 IMAGE_OBJ  := $(patsubst %,$(O)/src/cli/%.o,image_main progress cmd_bundle cmd_cache cmd_import cmd_create $(CLI_COMMON))
 CLI_OBJ    := $(sort $(LEAN_OBJ) $(IMAGE_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -85,6 +85,7 @@ int cmd_create(struct config *cfg, int argc, char **argv);
 int cmd_start(struct config *cfg, int argc, char **argv);
 int cmd_batch(struct config *cfg, int argc, char **argv);
 int cmd_exec(struct config *cfg, int argc, char **argv);
+int cmd_gpu(struct config *cfg, int argc, char **argv);
 int cmd_export(struct config *cfg, int argc, char **argv);
 int cmd_list(struct config *cfg, int argc, char **argv);
 int cmd_remove(struct config *cfg, int argc, char **argv);

@@ -24,6 +24,7 @@ static const char usage[] =
 	"   doctor [options]\n"
 	"   exec   [options] [--] PID COMMAND [ARG...]\n"
 	"   export [options] [--] NAME\n"
+	"   gpu    plan [--json] [--] [ROOTFS]\n"
 	"   import [options] [--] URI\n"
 	"   info\n"
 	"   list   [options]\n"
@@ -45,7 +46,7 @@ static const struct cli_command commands[] = {
 	{"batch", cmd_batch, true},     {"doctor", cmd_doctor, false},  {"exec", cmd_exec, false},      {"info", cmd_info, true},
 	{"list", cmd_list, true},       {"remove", cmd_remove, true},   {"start", cmd_start, true},
 	{"version", cmd_version, false}, {"--version", cmd_version, false}, {"help", cmd_help, false},
-	{"--help", cmd_help, false},    {"-h", cmd_help, false},
+	{"--help", cmd_help, false},    {"-h", cmd_help, false},	{"gpu", cmd_gpu, true},
 };
 
 /* Run by the image binary. */

@@ -55,6 +55,13 @@ static const struct {
 	/* The store is a node-local cache made for starting fast: data blocks
 	 * uncompressed (enroot's -noD) halve a first import's CPU time. */
 	{"STORE_SQUASH_OPTIONS", "-comp zstd -noD"},
+	/* Where the NVIDIA hook finds the driver (tests: a fake driver tree).
+	 * NVIDIA_LDCACHE defaults to <NVIDIA_DRIVER_ROOT>/etc/ld.so.cache. */
+	{"NVIDIA_DRIVER_ROOT", "/"},
+	{"NVIDIA_PROC_ROOT", "/proc"},
+	{"NVIDIA_DEV_ROOT", "/dev"},
+	/* An image's newer libcuda (/usr/local/cuda/compat) goes first. */
+	{"NVIDIA_CUDA_COMPAT", "y"},
 };
 
 static struct config_entry *find(const struct config *cfg, const char *name)

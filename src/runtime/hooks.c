@@ -23,6 +23,7 @@ static const struct {
 	{"10-aptfix.sh", hook_aptfix},     {"10-cgroups.sh", hook_cgroups}, {"10-devices.sh", hook_devices},
 	{"10-home.sh", hook_home},         {"10-localtime.sh", hook_localtime}, {"10-shadow.sh", hook_shadow},
 	{"cdi (--device)", hook_cdi},
+	{"98-nvidia.sh", hook_nvidia},
 };
 
 int hook_mount(struct start_ctx *ctx, const char *line, struct error *err)

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The executor: applies a plan inside a container root before pivot_root.
+ * Bind mounts only (read-only, nosuid), fd-relative and confined to the
+ * root; never mknod, never a device cgroup or BPF (gpu.md §3.6). */
+#ifndef CAPSA_GPU_INJECT_H
+#define CAPSA_GPU_INJECT_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "gpu/plan.h"
+
+struct gpu_inject_ctx {
+	int rootfd;     /* O_PATH fd of the container root */
+	bool in_userns; /* keep locked mount flags */
+	void (*warn)(const char *msg);
+};
+
+/* Open a device node once, as the workload will (O_RDWR): a denial becomes
+ * one message naming the node, the errno and the likely cause. *ret_fd is
+ * an O_PATH fd of the validated character device (of that major unless -1). */
+int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err);
+
+/* Explain errno for path (st may be NULL) in err; returns -1. */
+int gpu_device_error(const char *path, const struct stat *st, int errnum, struct error *err);
+
+int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, struct error *err);
+
+#endif

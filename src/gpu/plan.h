@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The injection plan (gpu.md §2, §6): which GPUs, which host files go where
+ * in the container, which links. Everything here is pure: host discovery
+ * (driver.c) feeds it facts, the executor (inject.c) applies the result. */
+#ifndef CAPSA_GPU_PLAN_H
+#define CAPSA_GPU_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gpu/inventory.h"
+#include "gpu/request.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+enum gpu_item_kind { GPU_ITEM_DEV, GPU_ITEM_LIB, GPU_ITEM_BIN, GPU_ITEM_FW, GPU_ITEM_IPC, GPU_ITEM_CONF };
+
+struct gpu_item {
+	enum gpu_item_kind kind;
+	char *src; /* host path */
+	char *dst; /* container path */
+	bool optional; /* missing or failing: a warning, not an error */
+	int major;     /* devices: the expected major, -1 when unknown */
+};
+
+struct gpu_link {
+	char *dir, *name, *target; /* symlinkat(target, <dir in the rootfs>, name) */
+};
+
+struct gpu_plan {
+	struct gpu_item *items;
+	size_t n_items, cap_items;
+	struct gpu_link *links;
+	size_t n_links, cap_links;
+	char *libdir;            /* container library directory */
+	char *libdir32;          /* its 32-bit twin, with compat32 only (else NULL) */
+	char rm[32];             /* the driver (kernel module) version */
+	bool cuda_compat;        /* use the image's newer CUDA compat libraries */
+	size_t *gpus;            /* selected inventory indices */
+	size_t n_gpus;
+	struct strv warnings;
+};
+
+/* A library found through the ld cache: its SONAME and resolved host file. */
+struct gpu_lib_candidate {
+	const char *soname;
+	const char *path;
+};
+
+/* The selected GPUs for the request (ids by UUID, PCI bus id or index). */
+int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, size_t **ret, size_t *ret_n,
+	       struct error *err);
+
+/* Check every requirement against every selected GPU (once without one).
+ * cuda: the driver's CUDA version ("12.4"), NULL when unknown. */
+int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
+		       const size_t *gpus, size_t n_gpus, struct error *err);
+
+/* Does soname belong to a library stem wanted for caps? */
+bool gpu_lib_wanted(const char *soname, unsigned caps);
+/* Binaries wanted for caps, NULL-terminated list in *ret (static). */
+size_t gpu_bins_wanted(unsigned caps, const char **ret, size_t max);
+
+/* "/usr/lib/x86_64-linux-gnu" with /etc/debian_version, else "/usr/lib64". */
+const char *gpu_libdir(bool debian);
+/* The 32-bit directory (gpu.md §2.6): Debian's multiarch one, else
+ * /usr/lib32 if it exists, else /usr/lib if it exists and is not /usr/lib64,
+ * else /usr/lib32 (created). */
+const char *gpu_libdir32(bool debian, bool has_lib32, bool has_distinct_lib);
+
+/* Libraries whose resolved name ends in ".<rm>", one per stem, the later
+ * candidate winning; adds their mounts into libdir, SONAME and extra .so
+ * links. */
+void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t n, const char *rm,
+		   unsigned caps, const char *libdir);
+/* Device nodes for the request's capabilities and the selected GPUs. */
+void gpu_plan_devices(struct gpu_plan *p, const struct gpu_inventory *inv, unsigned caps, const char *dev_root);
+
+void gpu_plan_add(struct gpu_plan *p, enum gpu_item_kind kind, const char *src, const char *dst, bool optional);
+void gpu_plan_link(struct gpu_plan *p, const char *dir, const char *name, const char *target);
+void gpu_plan_done(struct gpu_plan *p);
+
+#endif

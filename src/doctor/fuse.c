@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "doctor/doctor.h"
+#include "gpu/ldcache.h"
 #include "runtime/image_mount.h"
 #include "runtime/sqfuse.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 static const char *open_advice(int err)
 {
@@ -54,14 +56,36 @@ static void check_dev(const struct doctor_env *env, struct doctor_report *r)
 		   path);
 }
 
+/* Is soname in the loader's cache? Loading it would map its decompressors
+ * into doctor, which must stay lean. */
+static bool in_ldcache(const char *soname)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct error err = ERROR_INIT;
+	struct ldcache cache = {NULL, 0};
+	size_t len = 0;
+	bool found = false;
+
+	if (read_file_at(AT_FDCWD, "/etc/ld.so.cache", LDCACHE_MAX_SIZE, &buf, &len, &err) < 0 ||
+	    ldcache_parse(buf, len, &cache, &err) < 0) {
+		error_clear(&err);
+		return false;
+	}
+	for (size_t i = 0; i < cache.n && !found; i++)
+		found = (cache.v[i].flags & LDCACHE_ARCH_MASK) == (ldcache_native_arch() & LDCACHE_ARCH_MASK) &&
+			!strcmp(cache.v[i].key, soname);
+	ldcache_done(&cache);
+	return found;
+}
+
 void doctor_check_fuse(const struct doctor_env *env, struct doctor_report *r)
 {
 	const char *sqfuse = image_mount_squashfuse();
 
 	check_dev(env, r);
-	if (sqfuse_available())
+	if (sqfuse_compiled() && in_ldcache(SQFUSE_LIBRARY))
 		doctor_add(r, "squashfuse", DOCTOR_OK, "images start in place, served by capsa itself",
-			   "libsquashfuse_ll.so.0 loads");
+			   "%s is installed", SQFUSE_LIBRARY);
 	else if (sqfuse)
 		doctor_add(r, "squashfuse", DOCTOR_OK,
 			   "images start in place; installing libsquashfuse0 makes that faster (no squashfuse exec)",

@@ -23,6 +23,11 @@
 
 #ifndef WITH_SQFUSE_LL
 
+bool sqfuse_compiled(void)
+{
+	return false;
+}
+
 bool sqfuse_available(void)
 {
 	return false;
@@ -94,7 +99,7 @@ static int load_library(void)
 		SYM("sqfs_ll_op_release", ops.release), SYM("sqfs_ll_op_forget", ops.forget),
 		SYM("stfs_ll_op_statfs", ops.statfs),
 	};
-	void *handle = dlopen("libsquashfuse_ll.so.0", RTLD_NOW | RTLD_LOCAL);
+	void *handle = dlopen(SQFUSE_LIBRARY, RTLD_NOW | RTLD_LOCAL);
 
 	if (handle == NULL)
 		return -1;
@@ -254,6 +259,11 @@ static int mount_fuse(const char *mountpoint, struct error *err)
 		return -1;
 	}
 	return fd;
+}
+
+bool sqfuse_compiled(void)
+{
+	return true;
 }
 
 bool sqfuse_available(void)

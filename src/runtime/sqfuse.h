@@ -8,6 +8,10 @@
 
 #include "util/error.h"
 
+#define SQFUSE_LIBRARY "libsquashfuse_ll.so.0"
+
+/* Was capsa built with libsquashfuse_ll's headers? */
+bool sqfuse_compiled(void);
 /* Can libsquashfuse_ll be loaded (and was capsa built with its headers)? */
 bool sqfuse_available(void);
 

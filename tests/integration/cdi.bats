@@ -69,6 +69,19 @@ top zero a b
 no example1"
 }
 
+@test "cdi: NVIDIA_VISIBLE_DEVICES with CDI names takes the devices from the specs; mixed with an index is an error" {
+	example_spec
+	run --separate-stderr cdi start -e NVIDIA_VISIBLE_DEVICES=example.com/dev=0,example.com/dev=1 busybox sh -c '
+		stat -c "%F %t:%T" /dev/example0 /dev/example1; echo "$EXAMPLE_DEV"'
+	assert_success
+	assert_output_eq "character special file 1:5
+character special file 1:3
+zero"
+	run --separate-stderr cdi start -e NVIDIA_VISIBLE_DEVICES=example.com/dev=0,1 busybox true
+	assert_failure
+	assert_error "NVIDIA_VISIBLE_DEVICES mixes CDI names ('example.com/dev=0') with other device ids ('1')"
+}
+
 @test "cdi: JSON specs, VENDOR/CLASS=all and several --device" {
 	write_spec example.json <<-'EOF'
 	{"cdiVersion": "0.5.0", "kind": "example.com/dev",

@@ -287,7 +287,7 @@ doctor_wrapped() {
 	run capsa doctor
 	assert_success
 	assert_output_contains "[OK]   /dev/fuse opens read-write"
-	assert_output_contains "[OK]   libsquashfuse_ll.so.0 loads"
+	assert_output_contains "[OK]   libsquashfuse_ll.so.0 is installed"
 }
 
 # --- nesting --------------------------------------------------------------------

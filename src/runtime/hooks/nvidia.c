@@ -11,6 +11,7 @@
 #include "gpu/driver.h"
 #include "gpu/inject.h"
 #include "gpu/procmask.h"
+#include "runtime/cdi_hooks.h"
 #include "runtime/hooks.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
@@ -78,6 +79,30 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 	return r;
 }
 
+/* NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=0,...: the devices come from the
+ * host's CDI specs (nvidia-ctk cdi generate), as with --device. 1 when the
+ * value holds no CDI name. */
+static int cdi_request(struct start_ctx *ctx, struct error *err)
+{
+	const char *value = gpu_env_get(ctx->host_env.v, ctx->env.v, "NVIDIA_VISIBLE_DEVICES");
+	_cleanup_free_ char *copy = xstrdup(value ? value : "");
+	struct strv names = STRV_INIT, other = STRV_INIT;
+	char *save = NULL;
+	int r = 1;
+
+	for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+		strv_push(cdi_is_qualified_name(t) ? &names : &other, t);
+	if (names.n > 0 && other.n > 0)
+		r = error_set(err, EINVAL,
+			      "NVIDIA_VISIBLE_DEVICES mixes CDI names ('%s') with other device ids ('%s'): use one form",
+			      names.v[0], other.v[0]);
+	else if (names.n > 0)
+		r = cdi_apply(ctx, &names, err);
+	strv_free(&names);
+	strv_free(&other);
+	return r;
+}
+
 int hook_nvidia(struct start_ctx *ctx, struct error *err)
 {
 	struct gpu_request req;
@@ -85,6 +110,9 @@ int hook_nvidia(struct start_ctx *ctx, struct error *err)
 
 	if (!gpu_requested(ctx->host_env.v, ctx->env.v))
 		return 0;
+	r = cdi_request(ctx, err);
+	if (r <= 0)
+		return r;
 	if (gpu_request_parse(ctx->host_env.v, ctx->env.v, &req, err) < 0)
 		return -1;
 	r = req.active ? inject(ctx, &req, err) : 0;

@@ -43,7 +43,8 @@ struct libs {
 	struct strv owned;
 };
 
-/* The settings win; else doctor's roots (--proc-root, --dev-root). */
+/* A setting changed from its default wins; else doctor's roots
+ * (--proc-root, --dev-root), which default to the same /proc and /dev. */
 static void host_paths(const struct doctor_env *env, struct gpu_host *h, char **owned)
 {
 	*owned = NULL;
@@ -55,9 +56,9 @@ static void host_paths(const struct doctor_env *env, struct gpu_host *h, char **
 		*owned = xstrdup("/etc/ld.so.cache");
 		h->ldcache = *owned;
 	}
-	if (env->cfg == NULL || config_get(env->cfg, "NVIDIA_PROC_ROOT") == NULL)
+	if (h->proc_root == NULL || !strcmp(h->proc_root, "/proc"))
 		h->proc_root = env->proc_root;
-	if (env->cfg == NULL || config_get(env->cfg, "NVIDIA_DEV_ROOT") == NULL)
+	if (h->dev_root == NULL || !strcmp(h->dev_root, "/dev"))
 		h->dev_root = env->dev_root;
 }
 

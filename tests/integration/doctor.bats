@@ -582,9 +582,10 @@ teardown_file() {
 	[ -z "${G:-}" ] || rm -rf "$G"
 }
 
-# doctor with the fake driver's settings; DRV, NPROC, DEVROOT replace a part.
+# doctor with the fake driver's settings; DRV, LDC, NPROC, DEVROOT replace a part.
 nvdoctor() {
 	capsa_env CAPSA_NVIDIA_DRIVER_ROOT="${DRV:-$G/fake/root}" CAPSA_NVIDIA_PROC_ROOT="${NPROC:-$G/fake/proc}" \
+		CAPSA_NVIDIA_LDCACHE="${LDC:-${DRV:-$G/fake/root}/etc/ld.so.cache}" \
 		CAPSA_NVIDIA_DEV_ROOT="${DEVROOT:-$G/fake/dev}" doctor --root "$EMPTY" --proc-root "$P" \
 		--sys-root "$EMPTY" --slurm-conf-dir "$SLURM" "$@"
 }
@@ -665,4 +666,18 @@ assert st["nvidia-caps"] == "WARN", st' "$output"
 	assert_output_contains "CUDA fails with error 999"
 	assert_output_contains "[OK]   $G/fake/dev/{nvidiactl, nvidia1, nvidia0} open read-write"
 	assert_output_contains "[OK]   $NPROC/driver/nvidia-caps exists (MIG capable): capsa does not support MIG devices yet"
+}
+
+@test "doctor nvidia: a missing node and an unreadable ld cache are FAILs that say what to do" {
+	DEVROOT=$T/nvdev
+	cp -a "$G/fake/dev" "$DEVROOT"
+	rm "$DEVROOT/nvidia0"
+	capsa_chown "$DEVROOT"
+	LDC=$T/no-such-cache
+	run --separate-stderr nvdoctor
+	assert_status 1
+	assert_output_contains "[FAIL] GPU device $DEVROOT/nvidia0: cannot open: No such file or directory (ENOENT): the node is missing on the host"
+	assert_output_contains "nvidia-modprobe -c0 -u"
+	assert_output_contains "[OK]   NVIDIA kernel module 550.54.14, 2 GPU(s)"
+	assert_output_contains "[FAIL] ld cache '$T/no-such-cache'"
 }

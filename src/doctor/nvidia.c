@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "doctor/doctor.h"
@@ -136,16 +137,25 @@ static const char *open_advice(int e)
 	case ENODEV:
 		return "the NVIDIA module is not loaded for that node: as root, modprobe nvidia (nvidia-uvm), "
 		       "and check dmesg";
+	case EINVAL:
+		return "as root: remove that file and let nvidia-modprobe (or udev) create the driver's node";
 	default:
 		return "check the node on the host (ls -l, dmesg) and nvidia-smi";
 	}
 }
 
-/* The errno behind gpu_open_device()'s message, for the advice. */
-static int open_errno(const char *path)
+/* The errno behind gpu_open_device()'s message, for the advice; EINVAL
+ * for a node not of the driver, which is never opened. */
+static int open_errno(const char *path, int major)
 {
-	int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int fd;
 
+	if (stat(path, &st) < 0)
+		return errno;
+	if (!S_ISCHR(st.st_mode) || (major >= 0 && major(st.st_rdev) != (unsigned)major))
+		return EINVAL;
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0) {
 		close(fd);
 		return 0;
@@ -164,7 +174,7 @@ static bool check_node(const struct gpu_host *h, const char *name, int major, st
 		close(fd);
 		return true;
 	}
-	doctor_add(r, "nvidia-dev", DOCTOR_FAIL, open_advice(open_errno(path)), "%s", err.msg);
+	doctor_add(r, "nvidia-dev", DOCTOR_FAIL, open_advice(open_errno(path, major)), "%s", err.msg);
 	return false;
 }
 

@@ -668,16 +668,19 @@ assert st["nvidia-caps"] == "WARN", st' "$output"
 	assert_output_contains "[OK]   $NPROC/driver/nvidia-caps exists (MIG capable): capsa does not support MIG devices yet"
 }
 
-@test "doctor nvidia: a missing node and an unreadable ld cache are FAILs that say what to do" {
+@test "doctor nvidia: a missing node, a node of another driver and an unreadable ld cache are FAILs that say what to do" {
 	DEVROOT=$T/nvdev
 	cp -a "$G/fake/dev" "$DEVROOT"
 	rm "$DEVROOT/nvidia0"
+	ln -sfn /dev/tty "$DEVROOT/nvidiactl" # a char device, not the driver's
 	capsa_chown "$DEVROOT"
 	LDC=$T/no-such-cache
 	run --separate-stderr nvdoctor
 	assert_status 1
 	assert_output_contains "[FAIL] GPU device $DEVROOT/nvidia0: cannot open: No such file or directory (ENOENT): the node is missing on the host"
 	assert_output_contains "nvidia-modprobe -c0 -u"
+	assert_output_contains "[FAIL] invalid device node $DEVROOT/nvidiactl: c 5:0, not of the NVIDIA driver (major 1)"
+	assert_output_contains "remove that file and let nvidia-modprobe (or udev) create the driver's node"
 	assert_output_contains "[OK]   NVIDIA kernel module 550.54.14, 2 GPU(s)"
 	assert_output_contains "[FAIL] ld cache '$T/no-such-cache'"
 }

@@ -13,7 +13,7 @@
 #include "util/proc.h"
 #include "util/xalloc.h"
 
-/* One line per area; NVIDIA checks go here in their own file. host: also
+/* One line per area, each in its own file. host: also
  * run by a bundle's -v, which knows no Slurm or capsa configuration. */
 static const struct {
 	void (*check)(const struct doctor_env *env, struct doctor_report *r);
@@ -25,6 +25,7 @@ static const struct {
 	{doctor_check_fuse, true},
 	{doctor_check_nested, true},
 	{doctor_check_cgroup, true},
+	{doctor_check_nvidia, true},
 	{doctor_check_paths, false},
 	{doctor_check_cdi, false},
 	{doctor_check_slurm_plugin, false},

@@ -79,6 +79,25 @@ static int find_libs(const struct gpu_host *host, int rootfd, unsigned caps, int
 	return 0;
 }
 
+int gpu_host_libs(const struct gpu_host *host, int32_t arch, struct gpu_lib_candidate **ret, size_t *ret_n,
+		  struct strv *owned, struct error *err)
+{
+	struct candidates c = {NULL, 0, STRV_INIT};
+	_cleanup_close_ int drvfd = open(host->driver_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (drvfd < 0)
+		return error_set(err, errno, "NVIDIA driver root '%s'", host->driver_root);
+	if (find_libs(host, drvfd, GPU_CAP_ALL, arch, &c, err) < 0) {
+		free(c.v);
+		strv_free(&c.owned);
+		return -1;
+	}
+	*ret = c.v;
+	*ret_n = c.n;
+	*owned = c.owned;
+	return 0;
+}
+
 static void find_bins(int rootfd, unsigned caps, struct gpu_plan *p)
 {
 	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",

@@ -4,6 +4,8 @@
 #ifndef CAPSA_GPU_DRIVER_H
 #define CAPSA_GPU_DRIVER_H
 
+#include <stdint.h>
+
 #include "config/config.h"
 #include "gpu/plan.h"
 
@@ -20,6 +22,12 @@ struct gpu_host {
 /* The settings NVIDIA_DRIVER_ROOT, NVIDIA_LDCACHE, NVIDIA_PROC_ROOT and
  * NVIDIA_DEV_ROOT, NVIDIA_CUDA_COMPAT; *owned (free it) backs a computed default. */
 void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **owned);
+
+/* Every library of the plan's table that the ld cache lists for arch,
+ * resolved under the driver root, in cache order, of any version (doctor
+ * names the mismatches); *owned backs the strings (strv_free it, free *ret). */
+int gpu_host_libs(const struct gpu_host *host, int32_t arch, struct gpu_lib_candidate **ret, size_t *ret_n,
+		  struct strv *owned, struct error *err);
 
 /* The whole plan but the devices' probe: GPUs, requirements, libraries,
  * binaries, firmware, IPC, device nodes. rootfd: the container root, for

@@ -566,3 +566,121 @@ doctor_wrapped() {
 	assert_status 1
 	assert_output_contains "$cdi/b.json"
 }
+
+# --- NVIDIA (gpu.md §5.3), against tests/fixtures/mkfakedriver.sh's driver ---
+
+setup_file() {
+	[ -z "${CAPSA_SKIP_INTEGRATION:-}" ] || return 0
+	G=$(mktemp -d "${CAPSA_TEST_TMPDIR:-/tmp}/capsa-doctorgpu.XXXXXX")
+	chmod 0755 "$G"
+	"$CAPSA_REPO/tests/fixtures/mkfakedriver.sh" "$G/fake" >&2
+	chmod -R a+rX "$G"
+	export G
+}
+
+teardown_file() {
+	[ -z "${G:-}" ] || rm -rf "$G"
+}
+
+# doctor with the fake driver's settings; DRV, LDC, NPROC, DEVROOT replace a part.
+nvdoctor() {
+	capsa_env CAPSA_NVIDIA_DRIVER_ROOT="${DRV:-$G/fake/root}" CAPSA_NVIDIA_PROC_ROOT="${NPROC:-$G/fake/proc}" \
+		CAPSA_NVIDIA_LDCACHE="${LDC:-${DRV:-$G/fake/root}/etc/ld.so.cache}" \
+		CAPSA_NVIDIA_DEV_ROOT="${DEVROOT:-$G/fake/dev}" doctor --root "$EMPTY" --proc-root "$P" \
+		--sys-root "$EMPTY" --slurm-conf-dir "$SLURM" "$@"
+}
+
+# A copy of the fake /proc (for a test to change), in NPROC.
+copy_proc() {
+	NPROC=$T/nvproc
+	cp -a "$G/fake/proc" "$NPROC"
+	capsa_chown "$NPROC"
+}
+
+@test "doctor nvidia: the fake driver: module, uvm, nodes, libraries with their versions, IPC, firmware" {
+	local R=550.54.14
+	run --separate-stderr nvdoctor
+	assert_output_contains "[OK]   NVIDIA kernel module $R, 2 GPU(s)"
+	assert_output_contains "[OK]   nvidia_uvm is loaded (char major 1)"
+	assert_output_contains "[OK]   $G/fake/dev/{nvidiactl, nvidia1, nvidia0, nvidia-uvm} open read-write"
+	assert_output_contains "[OK]   libcuda.so.$R, libnvidia-ml.so.$R match the kernel module $R"
+	# the decoy libnvidia-encode of another version does not serve video
+	assert_output_contains "[WARN] capabilities without all their $R libraries: video (libnvidia-encode.so); graphics (libEGL_nvidia.so"
+	assert_output_contains "[OK]   NVIDIA IPC endpoints: persistenced, MPS found; absent: fabricmanager"
+	assert_output_contains "[OK]   2 GSP firmware file(s) for $R in $G/fake/root/lib/firmware/nvidia/$R"
+	assert_no_line_matching '^\[FAIL\] .*(NVIDIA|nvidia|GPU)'
+	assert_no_line_matching 'MIG'
+	run --separate-stderr nvdoctor --json
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+st = {c["id"]: c["status"] for c in d["checks"]}
+for i in ("nvidia", "nvidia-uvm", "nvidia-dev", "nvidia-libs", "nvidia-ipc", "nvidia-firmware"):
+    assert st[i] == "OK", (i, st)
+assert st["nvidia-caps"] == "WARN", st' "$output"
+}
+
+@test "doctor nvidia: no /proc/driver/nvidia is no GPU on this node, not a failure" {
+	run --separate-stderr doctor
+	assert_success
+	assert_output_contains "[OK]   no NVIDIA GPU on this node (no $P/driver/nvidia/version)"
+	assert_no_line_matching 'nvidia_uvm|libcuda'
+}
+
+@test "doctor nvidia: a kernel module of another version than the libraries is a mismatch naming both" {
+	copy_proc
+	sed -i 's/550\.54\.14/560.35.03/' "$NPROC/driver/nvidia/version"
+	run --separate-stderr nvdoctor
+	assert_status 1
+	assert_output_contains "[FAIL] driver/library version mismatch: kernel module 560.35.03, libcuda.so.550.54.14 in the ld cache"
+	assert_output_contains "[FAIL] driver/library version mismatch: kernel module 560.35.03, libnvidia-ml.so.550.54.14"
+	assert_output_contains "reboot, or reload the nvidia modules"
+}
+
+@test "doctor nvidia: a library the ld cache lists but the driver root lacks is a FAIL naming it" {
+	DRV=$T/drv
+	cp -a "$G/fake/root" "$DRV"
+	rm -f "$DRV"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so*
+	capsa_chown "$DRV"
+	run --separate-stderr nvdoctor
+	assert_status 1
+	assert_output_contains "[FAIL] libnvidia-ml.so.550.54.14 is missing: not in the ld cache '$DRV/etc/ld.so.cache'"
+	assert_output_contains "utility (libnvidia-ml.so)"
+}
+
+@test "doctor nvidia: a node the user cannot open is a FAIL naming the node, errno and cause" {
+	[ "$TUID" -ne 0 ] || skip "root opens /dev/kmsg"
+	DEVROOT=$G/fake/dev-denied
+	run --separate-stderr nvdoctor
+	assert_status 1
+	assert_output_contains "[FAIL] GPU device $G/fake/dev-denied/nvidia1, c 1:11: cannot open: Permission denied (EACCES): the file mode 0644 "
+	assert_output_contains "0660 root:video"
+	assert_no_line_matching 'open read-write'
+}
+
+@test "doctor nvidia: nvidia-uvm missing from /proc/devices is a WARN (CUDA error 999); MIG is info" {
+	copy_proc
+	sed -i '/nvidia-uvm/d' "$NPROC/devices"
+	mkdir -p "$NPROC/driver/nvidia-caps"
+	run --separate-stderr nvdoctor
+	assert_output_contains "[WARN] nvidia_uvm is not loaded: no nvidia-uvm in $NPROC/devices"
+	assert_output_contains "CUDA fails with error 999"
+	assert_output_contains "[OK]   $G/fake/dev/{nvidiactl, nvidia1, nvidia0} open read-write"
+	assert_output_contains "[OK]   $NPROC/driver/nvidia-caps exists (MIG capable): capsa does not support MIG devices yet"
+}
+
+@test "doctor nvidia: a missing node, a node of another driver and an unreadable ld cache are FAILs that say what to do" {
+	DEVROOT=$T/nvdev
+	cp -a "$G/fake/dev" "$DEVROOT"
+	rm "$DEVROOT/nvidia0"
+	ln -sfn /dev/tty "$DEVROOT/nvidiactl" # a char device, not the driver's
+	capsa_chown "$DEVROOT"
+	LDC=$T/no-such-cache
+	run --separate-stderr nvdoctor
+	assert_status 1
+	assert_output_contains "[FAIL] GPU device $DEVROOT/nvidia0: cannot open: No such file or directory (ENOENT): the node is missing on the host"
+	assert_output_contains "nvidia-modprobe -c0 -u"
+	assert_output_contains "[FAIL] invalid device node $DEVROOT/nvidiactl: c 5:0, not of the NVIDIA driver (major 1)"
+	assert_output_contains "remove that file and let nvidia-modprobe (or udev) create the driver's node"
+	assert_output_contains "[OK]   NVIDIA kernel module 550.54.14, 2 GPU(s)"
+	assert_output_contains "[FAIL] ld cache '$T/no-such-cache'"
+}

@@ -428,20 +428,7 @@ doctor_wrapped() {
 	assert_output_contains "[OK]   $T/lib/spank_capsa.so matches Slurm $want"
 	assert_output_contains "[OK]   the plugin runs $CAPSA_BIN"
 	# plugin_version is what Slurm compares with its own: make it 23.11.
-	python3 - "$T/lib/spank_capsa.so" <<-'PY'
-		import re, struct, subprocess, sys
-		so = sys.argv[1]
-		sym = next(l.split() for l in subprocess.run(["readelf", "-sW", so], capture_output=True, text=True,
-		           check=True).stdout.splitlines() if l.split()[-1:] == ["plugin_version"])
-		value, ndx = int(sym[1], 16), int(sym[6])
-		for l in subprocess.run(["readelf", "-SW", so], capture_output=True, text=True, check=True).stdout.splitlines():
-		    m = re.match(r"\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)", l)
-		    if m and int(m.group(1)) == ndx:
-		        off = value - int(m.group(2), 16) + int(m.group(3), 16)
-		b = bytearray(open(so, "rb").read())
-		struct.pack_into("<I", b, off, 0x170b00)
-		open(so, "wb").write(b)
-	PY
+	patch_plugin_version "$T/lib/spank_capsa.so" 0x170b00
 	run doctor
 	assert_status 1
 	assert_output_contains "[FAIL] $T/lib/spank_capsa.so is built for Slurm 23.11 but Slurm $want is installed: Slurm refuses to load it"

@@ -664,3 +664,23 @@ stop_proxies() {
 		fi
 	done
 }
+
+# patch_plugin_version SO VALUE: overwrite a plugin's plugin_version symbol
+# (what Slurm compares with its own major.minor at load), e.g. 0x170b00 for
+# 23.11.
+patch_plugin_version() {
+	python3 - "$1" "$2" <<-'PY'
+		import re, struct, subprocess, sys
+		so, value_to_write = sys.argv[1], int(sys.argv[2], 0)
+		sym = next(l.split() for l in subprocess.run(["readelf", "-sW", so], capture_output=True, text=True,
+		           check=True).stdout.splitlines() if l.split()[-1:] == ["plugin_version"])
+		value, ndx = int(sym[1], 16), int(sym[6])
+		for l in subprocess.run(["readelf", "-SW", so], capture_output=True, text=True, check=True).stdout.splitlines():
+		    m = re.match(r"\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)", l)
+		    if m and int(m.group(1)) == ndx:
+		        off = value - int(m.group(2), 16) + int(m.group(3), 16)
+		b = bytearray(open(so, "rb").read())
+		struct.pack_into("<I", b, off, value_to_write)
+		open(so, "wb").write(b)
+	PY
+}

@@ -247,20 +247,7 @@ PYXIS_OPTIONS=(
 	slurm_plugin_install
 	so=$SLURM_DIR/lib/spank_capsa.so
 	# plugin_version is what Slurm compares with its own: make it 23.11.
-	python3 - "$so" <<-'PY'
-		import re, struct, subprocess, sys
-		so = sys.argv[1]
-		sym = next(l.split() for l in subprocess.run(["readelf", "-sW", so], capture_output=True, text=True,
-		           check=True).stdout.splitlines() if l.split()[-1:] == ["plugin_version"])
-		value, ndx = int(sym[1], 16), int(sym[6])
-		for l in subprocess.run(["readelf", "-SW", so], capture_output=True, text=True, check=True).stdout.splitlines():
-		    m = re.match(r"\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)", l)
-		    if m and int(m.group(1)) == ndx:
-		        off = value - int(m.group(2), 16) + int(m.group(3), 16)
-		b = bytearray(open(so, "rb").read())
-		struct.pack_into("<I", b, off, 0x170b00)
-		open(so, "wb").write(b)
-	PY
+	patch_plugin_version "$so" 0x170b00
 	run slurm_as_user srun -N1 --container-image=/nonexistent.sqsh sh -c 'echo ran'
 	assert_failure
 	assert_output_contains "Incompatible Slurm plugin $so version (23.11.0)"

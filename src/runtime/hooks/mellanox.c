@@ -124,7 +124,8 @@ static int show_class(struct start_ctx *ctx, const char *sys_root, const char *c
 	close(TAKE_FD(dirfd));
 	if (mount_one(ctx, "tmpfs", dst, "tmpfs", "nosuid,nodev,noexec,mode=0755", err) < 0)
 		return -1;
-	if (access(abi, F_OK) == 0 && mount_one(ctx, abi, abi_dst, "none", "x-create=file,bind,ro,nosuid,nodev,noexec", err) < 0)
+	if (access(abi, F_OK) == 0 &&
+	    mount_one(ctx, abi, abi_dst, "none", "x-create=file,bind,ro,nosuid,nodev,noexec", err) < 0)
 		return -1;
 	if (rootfs_resolve(ctx->rootfd, dst, RESOLVE_NOCREATE, &dirfd, err) < 0)
 		return -1;

@@ -79,3 +79,29 @@ int gpu_slurm_alloc_parse(char *const *env, struct gpu_slurm_alloc *ret, struct 
 	ret->active = true;
 	return 0;
 }
+
+void gpu_slurm_keep_allocated(const struct gpu_slurm_alloc *alloc, struct gpu_inventory *inv)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < inv->n; i++)
+		if (gpu_slurm_alloc_has(alloc, inv->gpus[i].minor))
+			inv->gpus[kept++] = inv->gpus[i];
+	inv->n = kept;
+}
+
+int gpu_slurm_check_plan(const struct gpu_slurm_alloc *alloc, const struct gpu_inventory *inv,
+			 const struct gpu_plan *plan, struct error *err)
+{
+	for (size_t i = 0; i < plan->n_gpus; i++) {
+		const struct gpu_info *g = &inv->gpus[plan->gpus[i]];
+
+		if (!gpu_slurm_alloc_has(alloc, g->minor))
+			return error_set(err, EPERM,
+					 "NVIDIA_VISIBLE_DEVICES selects GPU %zu (%s, /dev/nvidia%u), which is not "
+					 "allocated to this Slurm job (%s=%s): use NVIDIA_VISIBLE_DEVICES=all, or "
+					 "ask Slurm for it (--gres=gpu:...)",
+					 plan->gpus[i], g->uuid, g->minor, alloc->var, alloc->value);
+	}
+	return 0;
+}

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gpu/inventory.h"
+#include "gpu/plan.h"
 #include "util/error.h"
 
 /* Minors are 0..255 for nvidiaN (255 is nvidiactl). */
@@ -32,5 +34,15 @@ static inline bool gpu_slurm_alloc_has(const struct gpu_slurm_alloc *a, unsigned
 {
 	return !a->active || (minor <= GPU_SLURM_MAX_MINOR && a->minor[minor]);
 }
+
+/* `all` under Slurm: the job's GPUs even where every node is openable (no
+ * ConstrainDevices); the others are dropped from inv. */
+void gpu_slurm_keep_allocated(const struct gpu_slurm_alloc *alloc, struct gpu_inventory *inv);
+
+/* Explicit ids name host GPUs (NVML sees them all without ConstrainDevices):
+ * one outside the allocation is an error naming it, not a silently shared
+ * GPU of another job. */
+int gpu_slurm_check_plan(const struct gpu_slurm_alloc *alloc, const struct gpu_inventory *inv,
+			 const struct gpu_plan *plan, struct error *err);
 
 #endif

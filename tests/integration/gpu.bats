@@ -501,6 +501,16 @@ nvidia0 nvidia1"
 	assert_no_line_matching '^gpu '
 }
 
+@test "gpu plan: inside a Slurm job, all is the allocation and an id outside it fails, as in a start" {
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=1 NVIDIA_VISIBLE_DEVICES=all gpu plan
+	assert_success
+	assert_line_eq "gpu 0 00000000:3b:00.0 GPU-11111111-2222-3333-4444-555555555555 /dev/nvidia1"
+	assert_no_line_matching '^gpu 1 '
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=1 NVIDIA_VISIBLE_DEVICES=1 gpu plan
+	assert_failure
+	[[ $stderr == *"(SLURM_STEP_GPUS=1)"* ]] || { echo "$stderr" >&2; false; }
+}
+
 @test "gpu plan --json: valid JSON with the decoy reported, inactive requests and errors" {
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=video gpu plan --json
 	assert_success

@@ -39,36 +39,6 @@ static void keep_openable(struct start_ctx *ctx, const char *dev_root, struct gp
 	inv->n = kept;
 }
 
-/* Under Slurm, `all` is the job's GPUs even where every node is openable
- * (no ConstrainDevices): the others are dropped before the open check. */
-static void keep_allocated(const struct gpu_slurm_alloc *alloc, struct gpu_inventory *inv)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < inv->n; i++)
-		if (gpu_slurm_alloc_has(alloc, inv->gpus[i].minor))
-			inv->gpus[kept++] = inv->gpus[i];
-	inv->n = kept;
-}
-
-/* Explicit ids name host GPUs (NVML sees them all without ConstrainDevices):
- * one outside the job's would silently share another job's GPU. */
-static int check_allocated(const struct gpu_slurm_alloc *alloc, const struct gpu_inventory *inv,
-			   const struct gpu_plan *plan, struct error *err)
-{
-	for (size_t i = 0; i < plan->n_gpus; i++) {
-		const struct gpu_info *g = &inv->gpus[plan->gpus[i]];
-
-		if (!gpu_slurm_alloc_has(alloc, g->minor))
-			return error_set(err, EPERM,
-					 "NVIDIA_VISIBLE_DEVICES selects GPU %zu (%s, /dev/nvidia%u), which is not "
-					 "allocated to this Slurm job (%s=%s): use NVIDIA_VISIBLE_DEVICES=all, or "
-					 "ask Slurm for it (--gres=gpu:...)",
-					 plan->gpus[i], g->uuid, g->minor, alloc->var, alloc->value);
-	}
-	return 0;
-}
-
 /* CUDA images ask for every GPU themselves (NVIDIA_VISIBLE_DEVICES=all in
  * their Env): on a node without the driver they still start, CPU-only, with
  * a warning. A request from the caller's environment stays an error. */
@@ -99,12 +69,12 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 	if (gpu_inventory_load(host.proc_root, &inv, err) < 0)
 		return no_driver(ctx, err);
 	if (req->all) {
-		keep_allocated(&alloc, &inv);
+		gpu_slurm_keep_allocated(&alloc, &inv);
 		keep_openable(ctx, host.dev_root, &inv);
 	}
 	r = gpu_make_plan(&host, req, &inv, ctx->rootfd, &plan, err);
 	if (r == 0) {
-		r = check_allocated(&alloc, &inv, &plan, err);
+		r = gpu_slurm_check_plan(&alloc, &inv, &plan, err);
 		if (r == 0)
 			r = gpu_inject(&ic, &plan, err);
 		if (r == 0)

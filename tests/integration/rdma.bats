@@ -124,3 +124,19 @@ done'
 	[[ $stderr == *"CAPSA_RDMA_DEV_ROOT"* ]] || { echo "$stderr" >&2; false; }
 	[ ! -e /dev/infiniband/uverbs1 ]
 }
+
+@test "rdma: a real root (no user namespace) also gets the HCA's umad and issm nodes; root in a user namespace does not" {
+	require_root
+	run --separate-stderr capsa_as_root create -n rootbox "$FIX/busybox.sqsh"
+	assert_success
+	run --separate-stderr capsa_as_root CAPSA_ALLOW_SUPERUSER=y CAPSA_RESTRICT_DEV=y CAPSA_RDMA_SYS_ROOT="$R/sys" \
+		CAPSA_RDMA_DEV_ROOT="$R/dev" MELLANOX_VISIBLE_DEVICES=1 start rootbox sh -c "$SHOW"
+	assert_success
+	assert_line_eq "dev: issm0 rdma_cm umad0 uverbs0 "
+	assert_line_eq "infiniband_mad: abi_version issm0 umad0 "
+	run --separate-stderr capsa_as_root CAPSA_RESTRICT_DEV=y CAPSA_RDMA_SYS_ROOT="$R/sys" \
+		CAPSA_RDMA_DEV_ROOT="$R/dev" MELLANOX_VISIBLE_DEVICES=1 start rootbox sh -c "$SHOW"
+	assert_success
+	assert_line_eq "dev: rdma_cm uverbs0 "
+	assert_line_eq "infiniband_mad: abi_version "
+}

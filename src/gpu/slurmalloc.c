@@ -62,7 +62,8 @@ int gpu_slurm_alloc_parse(char *const *env, struct gpu_slurm_alloc *ret, struct 
 		ret->var = "SLURM_JOB_GPUS";
 		v = env_lookup(env, ret->var);
 	}
-	if (v == NULL || *v == '\0')
+	/* "NoDevFiles": gres.conf names no device files, so nothing to narrow. */
+	if (v == NULL || *v == '\0' || !strcmp(v, "NoDevFiles"))
 		return 0;
 	ret->value = v;
 	for (const char *s = v;;) {

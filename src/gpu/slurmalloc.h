@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The GPUs a Slurm job or step was given (gpu.md §3.6: under Slurm, `all`
  * means the GPUs of this job). Slurm exports them as SLURM_STEP_GPUS (a
- * step) or SLURM_JOB_GPUS (the batch script): comma-separated GRES indices,
- * which with gres.conf's File=/dev/nvidia[N] are the device minors, not the
- * NVML indices. Pure. */
+ * step) or SLURM_JOB_GPUS (the batch script): comma-separated numbers that
+ * slurmd takes from the digits of each gres.conf File= name (/dev/nvidiaN:
+ * N, the device minor), not NVML indices. Pure. */
 #ifndef CAPSA_GPU_SLURMALLOC_H
 #define CAPSA_GPU_SLURMALLOC_H
 

@@ -17,6 +17,7 @@ static const struct {
 	{{"SLURM_STEP_GPUS=1", NULL}, 1, false, NULL, ""}, /* not in a job */
 	{{"SLURM_JOB_ID=7", NULL}, 1, false, NULL, ""},    /* a job without GPUs */
 	{{"SLURM_JOB_ID=7", "SLURM_STEP_GPUS=", NULL}, 1, false, NULL, ""},
+	{{"SLURM_JOB_ID=7", "SLURM_STEP_GPUS=NoDevFiles", NULL}, 1, false, NULL, ""},
 	{{"SLURM_JOB_ID=7", "SLURM_STEP_GPUS=1", NULL}, 1, true, "SLURM_STEP_GPUS", "01"},
 	{{"SLURM_JOB_ID=7", "SLURM_JOB_GPUS=0,2", NULL}, 1, true, "SLURM_JOB_GPUS", "101"},
 	{{"SLURM_JOB_ID=7", "SLURM_JOB_GPUS=0-3", "SLURM_STEP_GPUS=2", NULL}, 1, true, "SLURM_STEP_GPUS", "001"},

@@ -86,11 +86,15 @@ done'
 	assert_line_eq "infiniband: mlx5_0 "
 }
 
-@test "rdma: the sysfs classes are read-only in the container" {
+@test "rdma: the sysfs classes are read-only tmpfs mounts, the nodes read-only nosuid binds" {
 	run --separate-stderr rdma MELLANOX_VISIBLE_DEVICES=all start busybox sh -c \
-		'touch /sys/class/infiniband/x 2>/dev/null || echo sealed'
+		'touch /sys/class/infiniband/x 2>/dev/null || echo sealed
+		 awk "\$5 ~ /^\/(sys\/class\/infiniband|dev\/infiniband\/uverbs0)\$/ {print \$5, \$6, \$9}" /proc/self/mountinfo'
 	assert_success
 	assert_line_eq sealed
+	assert_output_contains "/sys/class/infiniband ro,nosuid,nodev,noexec"
+	assert_output_contains " tmpfs"
+	assert_output_contains "/dev/infiniband/uverbs0 ro,nosuid"
 }
 
 @test "rdma: an unknown index or word is an error naming it" {

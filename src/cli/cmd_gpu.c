@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "gpu/driver.h"
+#include "gpu/slurmalloc.h"
 #include "util/cleanup.h"
 
 enum { GPU_OPT_JSON = 1 };
@@ -130,11 +131,21 @@ static int plan(struct config *cfg, const struct gpu_request *req, int rootfd, b
 	struct error err = ERROR_INIT;
 	struct gpu_plan p;
 	struct gpu_host host;
+	struct gpu_slurm_alloc alloc;
+	extern char **environ;
 
 	gpu_host_from_config(cfg, &host, &ldcache);
-	if (gpu_inventory_load(host.proc_root, &inv, &err) < 0)
+	if (gpu_slurm_alloc_parse(environ, &alloc, &err) < 0 || gpu_inventory_load(host.proc_root, &inv, &err) < 0)
 		return cli_fail(&err);
+	/* Inside a Slurm job, as a start there would select. */
+	if (req->all)
+		gpu_slurm_keep_allocated(&alloc, &inv);
 	if (gpu_make_plan(&host, req, &inv, rootfd, &p, &err) < 0) {
+		gpu_inventory_done(&inv);
+		return cli_fail(&err);
+	}
+	if (gpu_slurm_check_plan(&alloc, &inv, &p, &err) < 0) {
+		gpu_plan_done(&p);
 		gpu_inventory_done(&inv);
 		return cli_fail(&err);
 	}

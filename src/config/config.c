@@ -62,6 +62,9 @@ static const struct {
 	{"NVIDIA_DEV_ROOT", "/dev"},
 	/* An image's newer libcuda (/usr/local/cuda/compat) goes first. */
 	{"NVIDIA_CUDA_COMPAT", "y"},
+	/* Where the RDMA hook finds HCAs and their nodes (tests: fake trees). */
+	{"RDMA_SYS_ROOT", "/sys"},
+	{"RDMA_DEV_ROOT", "/dev"},
 };
 
 static struct config_entry *find(const struct config *cfg, const char *name)

@@ -147,21 +147,21 @@ static void warn(const struct gpu_inject_ctx *ctx, const char *msg)
 /* A node missing from the container's /dev is created there, as a mount
  * point, only when that /dev is its own: never a file in the host's /dev
  * (enroot's default binds it whole, with every node already in it). */
-static int check_dev_target(const struct gpu_inject_ctx *ctx, const char *dst, struct error *err)
+int gpu_check_dev_target(int rootfd, const char *dst, const char *setting, struct error *err)
 {
 	_cleanup_close_ int fd = -1, dev = -1;
 	struct error ignore = ERROR_INIT;
 	struct stat in, host;
 
-	if (rootfs_resolve(ctx->rootfd, dst, RESOLVE_NOCREATE, &fd, &ignore) == 0)
+	if (rootfs_resolve(rootfd, dst, RESOLVE_NOCREATE, &fd, &ignore) == 0)
 		return 0;
-	if (rootfs_resolve(ctx->rootfd, "/dev", RESOLVE_NOCREATE, &dev, &ignore) < 0 || fstat(dev, &in) < 0 ||
+	if (rootfs_resolve(rootfd, "/dev", RESOLVE_NOCREATE, &dev, &ignore) < 0 || fstat(dev, &in) < 0 ||
 	    stat("/dev", &host) < 0 || in.st_dev != host.st_dev || in.st_ino != host.st_ino)
 		return 0;
 	return error_set(err, 0,
 			 "%s is not in the container's /dev, which is the host's: set CAPSA_RESTRICT_DEV=y (the "
-			 "container gets its own /dev) or point CAPSA_NVIDIA_DEV_ROOT at /dev",
-			 dst);
+			 "container gets its own /dev) or point %s at /dev",
+			 dst, setting);
 }
 
 static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item *it, struct error *err)
@@ -176,7 +176,7 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 		error_clear(err);
 		return 0;
 	}
-	if (check_dev_target(ctx, it->dst, err) < 0)
+	if (gpu_check_dev_target(ctx->rootfd, it->dst, "CAPSA_NVIDIA_DEV_ROOT", err) < 0)
 		return -1;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
 	/* Never nodev on a device; read-only does not stop writes to it. */

@@ -24,6 +24,11 @@ int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
 /* Explain errno for path (st may be NULL) in err; returns -1. */
 int gpu_device_error(const char *path, const struct stat *st, int errnum, struct error *err);
 
+/* A device node missing from the container's /dev when that /dev is the
+ * host's: an error advising CAPSA_RESTRICT_DEV=y or the dev root setting
+ * (never a file created in the host's /dev). */
+int gpu_check_dev_target(int rootfd, const char *dst, const char *setting, struct error *err);
+
 int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, struct error *err);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
 	{"10-home.sh", hook_home},         {"10-localtime.sh", hook_localtime}, {"10-shadow.sh", hook_shadow},
 	{"cdi (--device)", hook_cdi},
 	{"98-nvidia.sh", hook_nvidia},
+	{"99-mellanox.sh", hook_mellanox},
 };
 
 int hook_mount(struct start_ctx *ctx, const char *line, struct error *err)

@@ -19,6 +19,8 @@ int hook_aptfix(struct start_ctx *ctx, struct error *err);
 int hook_cdi(struct start_ctx *ctx, struct error *err);
 /* NVIDIA GPUs (NVIDIA_VISIBLE_DEVICES), hooks/nvidia.c. */
 int hook_nvidia(struct start_ctx *ctx, struct error *err);
+/* RDMA devices (MELLANOX_VISIBLE_DEVICES), hooks/mellanox.c. */
+int hook_mellanox(struct start_ctx *ctx, struct error *err);
 
 /* Mount one fstab-style line now (used by built-in hooks). */
 int hook_mount(struct start_ctx *ctx, const char *line, struct error *err);

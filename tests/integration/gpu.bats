@@ -198,6 +198,71 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	[[ $stderr == *"'gaming'"* ]] || { echo "$stderr" >&2; false; }
 }
 
+# gpu_nodes [NAME=VALUE]...: the /dev/nvidiaN in a container started with them.
+gpu_nodes() {
+	run --separate-stderr gpu "$@" start gpu sh -c 'cd /dev && echo nvidia[0-9]*'
+	[ "$output" != "nvidia[0-9]*" ] || output=""
+}
+
+@test "gpu slurm: all means the step's GPUs (SLURM_STEP_GPUS are minors), else the job's; without Slurm every GPU" {
+	create_gpu
+	gpu_nodes SLURM_JOB_ID=42 SLURM_STEP_GPUS=0 NVIDIA_VISIBLE_DEVICES=all
+	assert_success
+	assert_output_eq nvidia0
+	gpu_nodes SLURM_JOB_ID=42 SLURM_JOB_GPUS=1 NVIDIA_VISIBLE_DEVICES=all
+	assert_success
+	assert_output_eq nvidia1
+	# The step's list wins over the job's.
+	gpu_nodes SLURM_JOB_ID=42 SLURM_JOB_GPUS=0,1 SLURM_STEP_GPUS=1 NVIDIA_VISIBLE_DEVICES=all
+	assert_success
+	assert_output_eq nvidia1
+	# Only the allocated GPU shows in /proc/driver/nvidia too (minor 0 is
+	# 0000:86:00.0); the container's /proc is the fake one, as below.
+	sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-system.fstab"
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=0 NVIDIA_VISIBLE_DEVICES=all start gpu \
+		ls /proc/driver/nvidia/gpus
+	assert_success
+	assert_output_eq 0000:86:00.0
+	# Not in a job (SLURM_JOB_ID unset), in a job without GPUs, or no Slurm at all: every GPU.
+	for env in SLURM_STEP_GPUS=0 SLURM_JOB_ID=42 CAPSA_NO_SLURM=; do
+		gpu_nodes "$env" NVIDIA_VISIBLE_DEVICES=all
+		assert_success
+		assert_output_eq "nvidia0 nvidia1"
+	done
+}
+
+@test "gpu slurm: an explicit id outside the allocation is an error naming it; one inside works" {
+	create_gpu
+	# Index 0 is minor 1: not SLURM_STEP_GPUS=0.
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=0 NVIDIA_VISIBLE_DEVICES=0 start gpu true
+	assert_failure
+	[[ $stderr == *"not allocated to this Slurm job (SLURM_STEP_GPUS=0)"* ]] || { echo "$stderr" >&2; false; }
+	[[ $stderr == *"/dev/nvidia1"* ]] || { echo "$stderr" >&2; false; }
+	gpu_nodes SLURM_JOB_ID=42 SLURM_STEP_GPUS=0 NVIDIA_VISIBLE_DEVICES=1
+	assert_success
+	assert_output_eq nvidia0
+	gpu_nodes SLURM_JOB_ID=42 SLURM_JOB_GPUS=0-1 NVIDIA_VISIBLE_DEVICES=0
+	assert_success
+	assert_output_eq nvidia1
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=gpu0 NVIDIA_VISIBLE_DEVICES=all start gpu true
+	assert_failure
+	[[ $stderr == *"SLURM_STEP_GPUS='gpu0'"* ]] || { echo "$stderr" >&2; false; }
+}
+
+@test "gpu slurm: the caller's CUDA_VISIBLE_DEVICES (per-task binding, pyxis#73) reaches the container unchanged" {
+	create_gpu
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=0,1 SLURM_LOCALID=1 CUDA_VISIBLE_DEVICES=1 \
+		NVIDIA_VISIBLE_DEVICES=all start -e CUDA_VISIBLE_DEVICES gpu sh -c \
+		'echo "cvd=$CUDA_VISIBLE_DEVICES"; cd /dev && echo nvidia[0-9]*'
+	assert_success
+	assert_output_eq "cvd=1
+nvidia0 nvidia1"
+	run --separate-stderr gpu CUDA_VISIBLE_DEVICES=GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee NVIDIA_VISIBLE_DEVICES=0 \
+		start -e CUDA_VISIBLE_DEVICES gpu sh -c 'echo "cvd=$CUDA_VISIBLE_DEVICES"'
+	assert_success
+	assert_output_eq "cvd=GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+}
+
 @test "gpu: a program in the container dlopen()s libcuda.so.1 and libcuda.so and gets the stub; ldconfig knows it" {
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 start gpu sh -c \
@@ -434,6 +499,16 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 	assert_line_eq "libdir /usr/lib64"
 	assert_line_eq "lib /usr/lib64/libcuda.so.550.54.14 $G/fake/root$LIBDIR/libcuda.so.550.54.14"
 	assert_no_line_matching '^gpu '
+}
+
+@test "gpu plan: inside a Slurm job, all is the allocation and an id outside it fails, as in a start" {
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=1 NVIDIA_VISIBLE_DEVICES=all gpu plan
+	assert_success
+	assert_line_eq "gpu 0 00000000:3b:00.0 GPU-11111111-2222-3333-4444-555555555555 /dev/nvidia1"
+	assert_no_line_matching '^gpu 1 '
+	run --separate-stderr gpu SLURM_JOB_ID=42 SLURM_STEP_GPUS=1 NVIDIA_VISIBLE_DEVICES=1 gpu plan
+	assert_failure
+	[[ $stderr == *"(SLURM_STEP_GPUS=1)"* ]] || { echo "$stderr" >&2; false; }
 }
 
 @test "gpu plan --json: valid JSON with the decoy reported, inactive requests and errors" {

@@ -11,6 +11,7 @@
 #include "gpu/driver.h"
 #include "gpu/inject.h"
 #include "gpu/procmask.h"
+#include "gpu/slurmalloc.h"
 #include "runtime/cdi_hooks.h"
 #include "runtime/hooks.h"
 #include "util/cleanup.h"
@@ -59,16 +60,23 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 	struct gpu_plan plan;
 	struct gpu_host host;
 	struct gpu_inject_ctx ic = {ctx->rootfd, ctx->userns, ctx->opts->warn};
+	struct gpu_slurm_alloc alloc;
 	int r;
 
+	if (gpu_slurm_alloc_parse(ctx->host_env.v, &alloc, err) < 0)
+		return -1;
 	gpu_host_from_config(ctx->cfg, &host, &ldcache);
 	if (gpu_inventory_load(host.proc_root, &inv, err) < 0)
 		return no_driver(ctx, err);
-	if (req->all)
+	if (req->all) {
+		gpu_slurm_keep_allocated(&alloc, &inv);
 		keep_openable(ctx, host.dev_root, &inv);
+	}
 	r = gpu_make_plan(&host, req, &inv, ctx->rootfd, &plan, err);
 	if (r == 0) {
-		r = gpu_inject(&ic, &plan, err);
+		r = gpu_slurm_check_plan(&alloc, &inv, &plan, err);
+		if (r == 0)
+			r = gpu_inject(&ic, &plan, err);
 		if (r == 0)
 			r = gpu_mask_proc(&ic, host.proc_root, &inv, &plan, err);
 		if (r == 0)

@@ -3,7 +3,7 @@
  * (and NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=...) that reads it, so it is
  * found here first, with the file named. */
 #include "doctor/doctor.h"
-#include "runtime/cdi.h"
+#include "gpu/cdi.h"
 
 void doctor_check_cdi(const struct doctor_env *env, struct doctor_report *r)
 {

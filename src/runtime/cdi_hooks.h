@@ -3,7 +3,7 @@
 #ifndef CAPSA_RUNTIME_CDI_HOOKS_H
 #define CAPSA_RUNTIME_CDI_HOOKS_H
 
-#include "runtime/cdi.h"
+#include "gpu/cdi.h"
 #include "runtime/start.h"
 
 /* Apply the container edits of the CDI devices named (fully-qualified, see

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "runtime/cdi.h"
+#include "gpu/cdi.h"
 #include "tap.h"
 #include "util/strbuf.h"
 

@@ -14,7 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "runtime/cdi.h"
+#include "gpu/cdi.h"
 #include "runtime/cdi_hooks.h"
 #include "runtime/hooks.h"
 #include "runtime/resolve.h"

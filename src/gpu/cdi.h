@@ -2,8 +2,8 @@
 /* Container Device Interface: vendor specs (JSON or YAML) in the CDI spec
  * directories describe the edits a device needs; capsa applies them natively
  * (binds, env, the NVIDIA hooks) and never runs a spec's binaries. */
-#ifndef CAPSA_RUNTIME_CDI_H
-#define CAPSA_RUNTIME_CDI_H
+#ifndef CAPSA_GPU_CDI_H
+#define CAPSA_GPU_CDI_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "runtime/cdi.h"
+#include "gpu/cdi.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"

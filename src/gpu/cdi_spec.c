@@ -10,7 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "runtime/cdi.h"
+#include "gpu/cdi.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 

@@ -74,6 +74,7 @@ void doctor_check_fuse(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_nested(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_cgroup(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_nvidia(const struct doctor_env *env, struct doctor_report *r);
+void doctor_check_rdma(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_paths(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_cdi(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_slurm_plugin(const struct doctor_env *env, struct doctor_report *r);

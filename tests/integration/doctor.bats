@@ -671,3 +671,21 @@ assert st["nvidia-caps"] == "WARN", st' "$output"
 	assert_output_contains "[OK]   NVIDIA kernel module 550.54.14, 2 GPU(s)"
 	assert_output_contains "[FAIL] ld cache '$T/no-such-cache'"
 }
+
+@test "doctor rdma: the HCAs MELLANOX_VISIBLE_DEVICES would give, their verbs nodes opened; none is fine; a denied node fails" {
+	local r=$WORK/rdma
+	run doctor
+	assert_output_contains "[OK]   no RDMA devices ($EMPTY/class/infiniband)"
+	"$CAPSA_REPO/tests/fixtures/mkfakerdma.sh" "$r"
+	chmod -R a+rX "$WORK"
+	run capsa_env CAPSA_RDMA_SYS_ROOT="$r/sys" CAPSA_RDMA_DEV_ROOT="$r/dev" doctor
+	assert_output_contains "[OK]   2 RDMA device(s): mlx5_0, mlx5_1"
+	assert_output_contains "[OK]   2 RDMA node(s) in $r/dev/infiniband open read-write"
+	[ "$TUID" -ne 0 ] || skip "root opens /dev/kmsg"
+	ln -sf /dev/kmsg "$r/dev/infiniband/uverbs0"
+	run capsa_env CAPSA_RDMA_SYS_ROOT="$r/sys" CAPSA_RDMA_DEV_ROOT="$r/dev" doctor
+	assert_status 1
+	assert_output_contains "[FAIL] $r/dev/infiniband/uverbs"
+	assert_output_contains "cannot be opened: Permission denied"
+	assert_output_contains "mode 0666, as rdma-core's udev rules set"
+}

@@ -69,16 +69,22 @@ static int remove_stale(int rootfd, struct error *err)
 	return 0;
 }
 
-int gpu_cuda_compat(int rootfd, const char *rm, bool enabled, struct error *err)
+bool gpu_compat_available(int rootfd, const char *rm)
 {
-	static const char conf[] = GPU_COMPAT_DIR "\n";
 	struct error ignore = ERROR_INIT;
-	_cleanup_close_ int dir = -1, fd = -1;
+	_cleanup_close_ int dir = -1;
 
 	/* Resolved inside the root: the image decides what is there, never
 	 * where capsa looks on the host. */
-	if (!enabled || rootfs_resolve(rootfd, GPU_COMPAT_DIR, RESOLVE_NOCREATE, &dir, &ignore) < 0 ||
-	    !has_newer(dir, rm))
+	return rootfs_resolve(rootfd, GPU_COMPAT_DIR, RESOLVE_NOCREATE, &dir, &ignore) == 0 && has_newer(dir, rm);
+}
+
+int gpu_cuda_compat(int rootfd, const char *rm, bool enabled, struct error *err)
+{
+	static const char conf[] = GPU_COMPAT_DIR "\n";
+	_cleanup_close_ int fd = -1;
+
+	if (!enabled || !gpu_compat_available(rootfd, rm))
 		return remove_stale(rootfd, err);
 	if (rootfs_open(rootfd, GPU_COMPAT_CONF, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644, &fd, err) < 0)
 		return -1;

@@ -16,6 +16,10 @@
 /* Is name a libcuda.so.<ver> whose major is greater than rm's? (pure) */
 bool gpu_compat_newer(const char *name, const char *rm);
 
+/* Does the image's compat directory hold a libcuda newer than rm (a
+ * driver version such as 550.54.14)? */
+bool gpu_compat_available(int rootfd, const char *rm);
+
 /* 1 when the image's compat directory is to be used (the drop-in file
  * listing it was written), 0 when not or !enabled (a drop-in left by an
  * earlier start is removed), -1 on error. */

@@ -213,22 +213,16 @@ static int make_link(const struct gpu_inject_ctx *ctx, const struct gpu_link *l,
 
 /* In the ldconfig child: chrooted into the rootfs, no capability left (a
  * chrooted process with CAP_SYS_CHROOT could leave the chroot), bounded CPU. */
-static void ldconfig_child(int rootfd, const char *prog, const struct gpu_plan *plan, bool compat)
+static void ldconfig_child(int rootfd, const char *prog, char *const dirs[])
 {
-	/* Directories given first come first in the cache: the compat one wins. */
-	char *argv[5] = {(char *)"ldconfig"}, **a = argv + 1;
+	char *argv[GPU_LDCONFIG_MAX_DIRS + 2] = {(char *)"ldconfig"};
 	char *envp[] = {NULL};
 	struct rlimit cpu = {10, 10};
 	struct error ignore = ERROR_INIT;
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-	if (compat)
-		*a++ = (char *)GPU_COMPAT_DIR;
-	*a++ = plan->libdir;
-	if (plan->libdir32)
-		*a++ = plan->libdir32;
-	*a = NULL;
-
+	for (size_t i = 0; dirs[i] && i < GPU_LDCONFIG_MAX_DIRS; i++)
+		argv[i + 1] = dirs[i];
 	if (null < 0 || dup2(null, 1) < 0 || fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0 ||
 	    caps_drop_all(&ignore) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    setrlimit(RLIMIT_CPU, &cpu) < 0)
@@ -237,10 +231,7 @@ static void ldconfig_child(int rootfd, const char *prog, const struct gpu_plan *
 	_exit(127);
 }
 
-/* ldconfig of the image, chrooted into it, empty environment (never the
- * workload's LD_PRELOAD & co, CVE-2025-23266). No ldconfig: nothing to do. */
-static int run_ldconfig(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, bool compat,
-			struct error *err)
+int gpu_ldconfig(int rootfd, char *const dirs[], struct error *err)
 {
 	static const char *const cands[] = {"/sbin/ldconfig.real", "/sbin/ldconfig", "/usr/sbin/ldconfig"};
 	const char *prog = NULL;
@@ -251,7 +242,7 @@ static int run_ldconfig(const struct gpu_inject_ctx *ctx, const struct gpu_plan 
 		struct error ignore = ERROR_INIT;
 		_cleanup_close_ int fd = -1;
 
-		if (rootfs_resolve(ctx->rootfd, cands[i], RESOLVE_NOCREATE, &fd, &ignore) == 0)
+		if (rootfs_resolve(rootfd, cands[i], RESOLVE_NOCREATE, &fd, &ignore) == 0)
 			prog = cands[i];
 	}
 	if (prog == NULL)
@@ -260,14 +251,30 @@ static int run_ldconfig(const struct gpu_inject_ctx *ctx, const struct gpu_plan 
 	if (pid < 0)
 		return error_set(err, errno, "fork for ldconfig");
 	if (pid == 0)
-		ldconfig_child(ctx->rootfd, prog, plan, compat);
+		ldconfig_child(rootfd, prog, dirs);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return error_set(err, errno, "waitpid ldconfig");
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return error_set(err, 0, "the container's %s %s failed (status %d)", prog, plan->libdir, status);
+		return error_set(err, 0, "the container's %s %s failed (status %d)", prog, dirs[0] ? dirs[0] : "",
+				 status);
 	return 0;
+}
+
+/* Directories given first come first in the cache: the compat one wins. */
+static int run_ldconfig(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, bool compat,
+			struct error *err)
+{
+	char *dirs[4], **a = dirs;
+
+	if (compat)
+		*a++ = (char *)GPU_COMPAT_DIR;
+	*a++ = plan->libdir;
+	if (plan->libdir32)
+		*a++ = plan->libdir32;
+	*a = NULL;
+	return gpu_ldconfig(ctx->rootfd, dirs, err);
 }
 
 int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, struct error *err)

@@ -31,4 +31,11 @@ int gpu_check_dev_target(int rootfd, const char *dst, const char *setting, struc
 
 int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, struct error *err);
 
+/* Run the image's own ldconfig (none: nothing to do) on dirs (NULL-ended, at
+ * most GPU_LDCONFIG_MAX_DIRS; the first come first in the cache), chrooted
+ * into rootfd, with an empty environment (never the workload's LD_PRELOAD,
+ * CVE-2025-23266), no capability and a CPU limit. */
+#define GPU_LDCONFIG_MAX_DIRS 64
+int gpu_ldconfig(int rootfd, char *const dirs[], struct error *err);
+
 #endif

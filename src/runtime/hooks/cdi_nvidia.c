@@ -14,11 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gpu/compat.h"
+#include "gpu/inject.h"
 #include "runtime/cdi_hooks.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/proc.h"
 #include "util/xalloc.h"
 
 /* --name VALUE or --name=VALUE at args[*i]; advances *i past it. */
@@ -76,98 +77,21 @@ static int create_symlinks(struct start_ctx *ctx, const struct strv *args, size_
 	return 0;
 }
 
-static void chroot_rootfs(void *arg)
-{
-	if (chroot(arg) < 0 || chdir("/") < 0)
-		_exit(127);
-}
-
-/* The container's ldconfig (glibc's is static), as the GPU spec §2.10 has
- * it; an image without one (musl, busybox) has no ld.so.cache to update. */
-static const char *find_ldconfig(struct start_ctx *ctx)
-{
-	static const char *const paths[] = {"/sbin/ldconfig", "/usr/sbin/ldconfig"};
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		_cleanup_close_ int fd = -1;
-		struct error ignored = ERROR_INIT;
-
-		if (rootfs_resolve(ctx->rootfd, paths[i], RESOLVE_NOCREATE, &fd, &ignored) == 0)
-			return paths[i];
-	}
-	return NULL;
-}
-
+/* The folders go to the image's ldconfig as the GPU hook runs it. */
 static int update_ldcache(struct start_ctx *ctx, const struct strv *args, size_t i, struct error *err)
 {
-	const char *ldconfig = find_ldconfig(ctx);
-	struct strv argv = STRV_INIT;
-	struct proc_opts o = PROC_OPTS_INIT;
-	char *envp[] = {NULL};
-	char buf[64];
-	int status = 0, r;
-	pid_t pid;
+	char *dirs[GPU_LDCONFIG_MAX_DIRS + 1];
+	size_t n = 0;
 
-	if (ldconfig == NULL)
-		return 0;
-	strv_push(&argv, ldconfig);
-	for (; i < args->n; i++) {
+	for (; i < args->n && n < GPU_LDCONFIG_MAX_DIRS; i++) {
 		const char *v = flag_value(args, &i, "--folder");
 
 		if (v && *v == '/')
-			strv_push(&argv, v);
+			dirs[n++] = (char *)v;
 	}
-	o.child_setup = chroot_rootfs;
-	o.child_arg = ctx->rootfs;
-	r = proc_spawn(argv.v, envp, &o, &pid, err);
-	strv_free(&argv);
-	if (r < 0 || proc_wait(pid, &status, err) < 0)
+	dirs[n] = NULL;
+	if (gpu_ldconfig(ctx->rootfd, dirs, err) < 0)
 		return error_prefix(err, "update-ldcache");
-	if (status != 0)
-		return error_set(err, 0, "update-ldcache: the container's %s %s", ldconfig,
-				 proc_status_str(status, buf, sizeof(buf)));
-	return 0;
-}
-
-#define COMPAT_DIR "/usr/local/cuda/compat"
-
-/* The driver major of a libcuda.so.MAJOR.MINOR[.PATCH] name, 0 otherwise. */
-static unsigned long compat_major(const char *name)
-{
-	const char *v = name + STRLEN("libcuda.so.");
-	char *end;
-	unsigned long m;
-
-	if (strncmp(name, "libcuda.so.", STRLEN("libcuda.so.")))
-		return 0;
-	m = strtoul(v, &end, 10);
-	return end != v && *end == '.' ? m : 0;
-}
-
-static int newest_compat_major(struct start_ctx *ctx, unsigned long *ret, struct error *err)
-{
-	_cleanup_close_ int path = -1;
-	_cleanup_closedir_ DIR *d = NULL;
-	struct error ignored = ERROR_INIT;
-	struct dirent *de;
-	int dfd;
-
-	*ret = 0;
-	if (rootfs_resolve(ctx->rootfd, COMPAT_DIR, RESOLVE_NOCREATE, &path, &ignored) < 0)
-		return 0; /* an image without CUDA compat libraries */
-	dfd = openat(path, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return error_set(err, errno, "enable-cuda-compat: cannot open '%s'", COMPAT_DIR);
-	d = fdopendir(dfd); /* d owns dfd */
-	if (d == NULL) {
-		close(dfd);
-		return error_set(err, errno, "enable-cuda-compat: cannot read '%s'", COMPAT_DIR);
-	}
-	while ((de = readdir(d)) != NULL) {
-		unsigned long m = compat_major(de->d_name);
-
-		*ret = m > *ret ? m : *ret;
-	}
 	return 0;
 }
 
@@ -175,10 +99,9 @@ static int newest_compat_major(struct start_ctx *ctx, unsigned long *ret, struct
  * 00- file puts them first in the cache update-ldcache then builds. */
 static int enable_cuda_compat(struct start_ctx *ctx, const struct strv *args, size_t i, struct error *err)
 {
-	static const char conf[] = COMPAT_DIR "\n";
+	static const char conf[] = GPU_COMPAT_DIR "\n";
 	const char *host = NULL;
 	_cleanup_close_ int etc = -1;
-	unsigned long host_major, compat;
 	char *end;
 
 	for (; i < args->n; i++) {
@@ -188,12 +111,10 @@ static int enable_cuda_compat(struct start_ctx *ctx, const struct strv *args, si
 	}
 	if (host == NULL || *host == '\0')
 		return 0;
-	host_major = strtoul(host, &end, 10);
+	(void)strtoul(host, &end, 10);
 	if (end == host || (*end != '.' && *end != '\0'))
 		return error_set(err, 0, "enable-cuda-compat: bad --host-driver-version '%s'", host);
-	if (newest_compat_major(ctx, &compat, err) < 0)
-		return -1;
-	if (compat <= host_major)
+	if (!gpu_compat_available(ctx->rootfd, host))
 		return 0;
 	if (rootfs_resolve(ctx->rootfd, "/etc/ld.so.conf.d", RESOLVE_MKDIR_P, &etc, err) < 0)
 		return error_prefix(err, "enable-cuda-compat");

@@ -406,3 +406,24 @@ PY
 	run --separate-stderr capsa cache verify
 	assert_success
 }
+
+@test "import: a big image is written back as it goes and leaves the page cache (no gigabyte of dirty pages)" {
+	command -v fincore >/dev/null || skip "fincore (util-linux) is not installed"
+	python3 "$BATS_TEST_DIRNAME/../../bench/mkbig.py" "$T/big" 160 >/dev/null
+	capsa_chown "$T/big"
+	run --separate-stderr capsa_env CAPSA_SQUASH_OPTIONS="-comp zstd -noD" import -o "$T/big.sqsh" "oci://$T/big:big"
+	assert_success
+	local size resident
+	size=$(stat -c %s "$T/big.sqsh")
+	resident=$(fincore -b -n -o RES "$T/big.sqsh" | tr -d ' ')
+	echo "image $size bytes, $resident in the page cache" >&3
+	[ "$size" -gt $((96 << 20)) ]
+	# Two 8 MiB windows, the tail and the tables at most.
+	[ "$resident" -lt $((40 << 20)) ]
+	# What was written back is what reads back.
+	run --separate-stderr capsa_env CAPSA_SQUASH_OPTIONS="-comp zstd -noD" import -o "$T/again.sqsh" "oci://$T/big:big"
+	assert_success
+	cmp "$T/big.sqsh" "$T/again.sqsh"
+	unsquashfs -no-progress -d "$T/tree" "$T/big.sqsh" rand/000.bin >/dev/null
+	[ "$(stat -c %s "$T/tree/rand/000.bin")" -eq $((4 << 20)) ]
+}

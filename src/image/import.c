@@ -111,13 +111,18 @@ struct counting_sink {
 	struct import *im;
 	int fd;
 	uint64_t *count;
+	/* Written back as it comes: the merge drops what it read (clean
+	 * pages only) and the commit's fsync has little left to do. */
+	struct writeback wb;
+	uint64_t written;
 };
 
 static int counting_sink(const void *data, size_t len, void *arg, struct error *err)
 {
 	struct counting_sink *s = arg;
 
-	if (write_all(s->fd, data, len) < 0)
+	s->written += len;
+	if (write_all(s->fd, data, len) < 0 || writeback_advance(&s->wb, s->written) < 0)
 		return error_errno(err, "failed to write to the layer cache");
 	/* Workers share the counter with the parent, which only reads it. */
 	if (s->count)
@@ -131,7 +136,7 @@ static int ensure_blob(struct import *im, size_t index, struct error *err)
 {
 	const struct descriptor *d = &im->manifest.layers[index].d;
 	uint64_t *count = im->progress ? &im->progress[index].downloaded : NULL;
-	struct counting_sink sink = {im, -1, count};
+	struct counting_sink sink = {.im = im, .fd = -1, .count = count};
 	struct blob_writer w;
 	enum blob_format fmt;
 	int fd = -1;
@@ -150,6 +155,7 @@ static int ensure_blob(struct import *im, size_t index, struct error *err)
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	sink.fd = w.fd;
+	sink.wb = (struct writeback){.fd = w.fd};
 	if (im->slots)
 		memcpy(im->slots[index].tmpname, w.tmpname, sizeof(w.tmpname));
 	if (registry_fetch_blob_cb(im->reg, d->digest, d->size, counting_sink, &sink, err) < 0) {

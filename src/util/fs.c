@@ -199,6 +199,40 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int writeback_advance(struct writeback *wb, uint64_t end)
+{
+	const unsigned wait = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+
+	while (end >= wb->next + WRITEBACK_WINDOW) {
+		off64_t at = (off64_t)(wb->base + wb->next);
+
+		if (sync_file_range(wb->fd, at, WRITEBACK_WINDOW, SYNC_FILE_RANGE_WRITE) < 0 && errno == EIO)
+			return -1;
+		if (wb->drop && wb->next >= WRITEBACK_WINDOW) {
+			at -= WRITEBACK_WINDOW;
+			if (sync_file_range(wb->fd, at, WRITEBACK_WINDOW, wait) < 0 && errno == EIO)
+				return -1;
+			posix_fadvise(wb->fd, at, WRITEBACK_WINDOW, POSIX_FADV_DONTNEED);
+		}
+		wb->next += WRITEBACK_WINDOW;
+	}
+	return 0;
+}
+
+void writeback_rewind(struct writeback *wb, uint64_t end)
+{
+	if (wb->next > end)
+		wb->next = end - end % WRITEBACK_WINDOW;
+}
+
+void cache_drop_behind(int fd, uint64_t base, uint64_t *next, uint64_t end)
+{
+	if (end < *next + 2 * (uint64_t)WRITEBACK_WINDOW)
+		return;
+	posix_fadvise(fd, (off_t)(base + *next), (off_t)(end - WRITEBACK_WINDOW - *next), POSIX_FADV_DONTNEED);
+	*next = end - WRITEBACK_WINDOW;
+}
+
 int copy_fd_range(int in, uint64_t in_off, int out, uint64_t out_off, uint64_t len)
 {
 	loff_t ioff = (loff_t)in_off, ooff = (loff_t)out_off;

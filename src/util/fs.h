@@ -35,6 +35,27 @@ int read_fd_exact(int fd, size_t n, char **ret, size_t *ret_len, struct error *e
 /* Read a whole file (at most max bytes, else E2BIG). *ret is NUL-terminated. */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct error *err);
 
+/* Streaming a big file through the page cache a window at a time: the
+ * windows behind the writer are written back as it goes, and dropped with
+ * drop. A gigabyte then costs a few recycled pages instead of a gigabyte
+ * of fresh ones (on a VM that backs guest memory lazily, three times the
+ * CPU of the write itself) and never sits as dirty cache charged to a
+ * Slurm job's memory limit. Readers drop what they consumed the same way. */
+#define WRITEBACK_WINDOW (8u << 20)
+struct writeback {
+	int fd;
+	bool drop;    /* wait for the window before the last and drop it */
+	uint64_t base; /* file offset of the stream's byte 0 */
+	uint64_t next; /* stream offset of the next window */
+};
+/* The stream now has end bytes. -1 with errno EIO only: a file system
+ * without writeback (tmpfs) just keeps its pages. */
+int writeback_advance(struct writeback *wb, uint64_t end);
+/* The stream was cut back to end: what comes is written back again. */
+void writeback_rewind(struct writeback *wb, uint64_t end);
+/* A reader is past end: its clean pages before the last window go. */
+void cache_drop_behind(int fd, uint64_t base, uint64_t *next, uint64_t end);
+
 /* write(2) until all of data is written (EINTR and short writes); -1 with
  * errno on failure. */
 int write_all(int fd, const void *data, size_t len);

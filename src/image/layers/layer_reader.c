@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "image/layers/layer_reader.h"
+#include "util/fs.h"
 
 /* A download writes in chunks of tens of KiB: 1 ms between looks at the
  * end of the file keeps the merge close behind without spinning. */
@@ -32,6 +33,10 @@ static ssize_t read_file(struct layer_reader *r, void *buf, size_t len)
 			return error_errno(r->err, "failed to read a layer");
 		if (n > 0 && r->left != UINT64_MAX)
 			r->left -= (uint64_t)n;
+		if (n > 0) {
+			r->pos += (uint64_t)n;
+			cache_drop_behind(r->fd, r->base, &r->dropped, r->pos);
+		}
 		if (n > 0 || r->more == NULL)
 			return n;
 		more = r->more(r->index, r->more_arg, r->err);

@@ -22,6 +22,9 @@ struct layer_reader {
 	void *more_arg;
 	struct error *err;
 	uint64_t left; /* bytes of the layer still to read (UINT64_MAX: to the end) */
+	/* Read once (a rare second pass reads from disk): what was read leaves
+	 * the page cache, see cache_drop_behind(). */
+	uint64_t base, pos, dropped;
 	unsigned char head[4]; /* peeked bytes, served first */
 	size_t head_len, head_pos;
 };

@@ -939,7 +939,7 @@ static int open_layer(struct ctx *c, size_t i, struct layer_reader *lr)
 	const struct layer_src *l = &c->layers[i];
 
 	c->layer_name = l->path;
-	*lr = (struct layer_reader){.fd = -1, .index = i, .err = c->err, .left = UINT64_MAX};
+	*lr = (struct layer_reader){.fd = -1, .index = i, .err = c->err, .left = UINT64_MAX, .base = l->offset};
 	c->a = archive_read_new();
 	if (c->a == NULL)
 		return error_set(c->err, ENOMEM, "failed to set up the tar reader");

@@ -20,16 +20,10 @@
 #include "image/squashfs/sqfs_image.h"
 #include "image/squashfs/sqfs_lzo.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 /* ---- sqfs_file_t over a file descriptor ---- */
-
-/* A new image is written back behind the writer, a window at a time, and
- * dropped from the page cache: a gigabyte of output then costs a few
- * recycled pages instead of a gigabyte of fresh ones (three times the CPU
- * of the whole write on a VM that backs guest memory lazily) and does not
- * count against a Slurm job's memory limit as dirty cache. */
-#define WRITEBACK_WINDOW (8u << 20)
 
 struct fd_file {
 	sqfs_file_t base;
@@ -37,7 +31,7 @@ struct fd_file {
 	bool writable;
 	sqfs_u64 base_off; /* where the image starts in the file */
 	sqfs_u64 size;
-	sqfs_u64 wb_next; /* image offset where the next writeback window starts */
+	struct writeback wb; /* a new image leaves the page cache as it goes */
 };
 
 static void fd_file_destroy(sqfs_object_t *obj)
@@ -71,29 +65,6 @@ static int fd_file_read_at(sqfs_file_t *base, sqfs_u64 off, void *buf, size_t le
 	return 0;
 }
 
-/* Start writing back the window just filled, wait for the one before and
- * drop it. Only an I/O error counts: a file system without writeback
- * (tmpfs) or without the calls keeps its pages, as before. */
-static int write_behind(struct fd_file *f)
-{
-	const unsigned wait = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
-
-	while (f->size >= f->wb_next + WRITEBACK_WINDOW) {
-		off64_t at = (off64_t)(f->base_off + f->wb_next);
-
-		if (sync_file_range(f->fd, at, WRITEBACK_WINDOW, SYNC_FILE_RANGE_WRITE) < 0 && errno == EIO)
-			return SQFS_ERROR_IO;
-		if (f->wb_next >= WRITEBACK_WINDOW) {
-			at -= WRITEBACK_WINDOW;
-			if (sync_file_range(f->fd, at, WRITEBACK_WINDOW, wait) < 0 && errno == EIO)
-				return SQFS_ERROR_IO;
-			posix_fadvise(f->fd, at, WRITEBACK_WINDOW, POSIX_FADV_DONTNEED);
-		}
-		f->wb_next += WRITEBACK_WINDOW;
-	}
-	return 0;
-}
-
 static int fd_file_write_at(sqfs_file_t *base, sqfs_u64 off, const void *buf, size_t len)
 {
 	struct fd_file *f = (struct fd_file *)base;
@@ -114,7 +85,7 @@ static int fd_file_write_at(sqfs_file_t *base, sqfs_u64 off, const void *buf, si
 	}
 	if (off > f->size)
 		f->size = off;
-	return write_behind(f);
+	return writeback_advance(&f->wb, off) < 0 ? SQFS_ERROR_IO : 0;
 }
 
 static sqfs_u64 fd_file_get_size(const sqfs_file_t *base)
@@ -129,9 +100,7 @@ static int fd_file_truncate(sqfs_file_t *base, sqfs_u64 size)
 	if (!f->writable || size > INT64_MAX - f->base_off || ftruncate(f->fd, (off_t)(f->base_off + size)) < 0)
 		return SQFS_ERROR_IO;
 	f->size = size;
-	/* Written again from there: written back again. */
-	if (f->wb_next > size)
-		f->wb_next = size - size % WRITEBACK_WINDOW;
+	writeback_rewind(&f->wb, size);
 	return 0;
 }
 
@@ -149,6 +118,7 @@ sqfs_file_t *sqfs_image_file_new(int fd, bool writable, uint64_t offset, uint64_
 	f->writable = writable;
 	f->base_off = offset;
 	f->size = size;
+	f->wb = (struct writeback){.fd = fd, .drop = true, .base = offset};
 	return &f->base;
 }
 

@@ -27,6 +27,7 @@ static const struct {
 	{doctor_check_cgroup, true},
 	{doctor_check_nvidia, true},
 	{doctor_check_rdma, true},
+	{doctor_check_toolkit, true},
 	{doctor_check_paths, false},
 	{doctor_check_cdi, false},
 	{doctor_check_slurm_plugin, false},

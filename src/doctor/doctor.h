@@ -22,7 +22,7 @@ enum doctor_verdict { DOCTOR_OK = 0, DOCTOR_WARN, DOCTOR_FAIL };
 
 /* Where the checks look. NULL members take the defaults noted. */
 struct doctor_env {
-	const char *root;      /* "": /.dockerenv, /run, /var/run/secrets, /boot */
+	const char *root;      /* "": /.dockerenv, /run, /var/run/secrets, /boot, nvidia-container-cli */
 	const char *proc_root; /* "/proc" */
 	const char *sys_root;  /* "/sys" */
 	const char *dev_root;  /* "/dev" */
@@ -75,6 +75,7 @@ void doctor_check_nested(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_cgroup(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_nvidia(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_rdma(const struct doctor_env *env, struct doctor_report *r);
+void doctor_check_toolkit(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_paths(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_cdi(const struct doctor_env *env, struct doctor_report *r);
 void doctor_check_slurm_plugin(const struct doctor_env *env, struct doctor_report *r);

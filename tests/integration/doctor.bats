@@ -689,3 +689,23 @@ assert st["nvidia-caps"] == "WARN", st' "$output"
 	assert_output_contains "cannot be opened: Permission denied"
 	assert_output_contains "mode 0666, as rdma-core's udev rules set"
 }
+
+@test "doctor: an installed nvidia-container-cli is information; 1.17.7 and 1.18.0 are a WARN with the upgrade" {
+	run doctor
+	assert_output_contains "[OK]   no nvidia-container-cli on this node"
+	mkdir -p "$EMPTY/usr/bin"
+	cli=$EMPTY/usr/bin/nvidia-container-cli
+	printf '#!/bin/sh\necho "cli-version: 1.17.8"\necho "lib-version: 1.17.8"\n' >"$cli"
+	chmod 0755 "$cli"
+	run doctor
+	assert_success
+	assert_output_contains "[OK]   $cli 1.17.8 is installed"
+	sed -i 's/1\.17\.8/1.17.7/g' "$cli"
+	run doctor
+	assert_success
+	assert_output_contains "[WARN] $cli 1.17.7 fails in user namespaces with 'bpf_prog_query(BPF_CGROUP_DEVICE) failed"
+	assert_output_contains "upgrade it to 1.17.8 or later"
+	printf '#!/bin/sh\nexit 3\n' >"$cli"
+	run doctor
+	assert_output_contains "[OK]   $cli is installed; its version is unknown (--version failed)"
+}

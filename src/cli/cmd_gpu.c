@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "gpu/driver.h"
+#include "gpu/nvml.h"
 #include "gpu/slurmalloc.h"
 #include "util/cleanup.h"
 
@@ -127,7 +128,7 @@ static void print_text(const struct gpu_plan *p, const struct gpu_inventory *inv
 static int plan(struct config *cfg, const struct gpu_request *req, int rootfd, bool json)
 {
 	_cleanup_free_ char *ldcache = NULL;
-	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
+	struct gpu_inventory inv = GPU_INVENTORY_INIT;
 	struct error err = ERROR_INIT;
 	struct gpu_plan p;
 	struct gpu_host host;
@@ -135,7 +136,7 @@ static int plan(struct config *cfg, const struct gpu_request *req, int rootfd, b
 	extern char **environ;
 
 	gpu_host_from_config(cfg, &host, &ldcache);
-	if (gpu_slurm_alloc_parse(environ, &alloc, &err) < 0 || gpu_inventory_load(host.proc_root, &inv, &err) < 0)
+	if (gpu_slurm_alloc_parse(environ, &alloc, &err) < 0 || gpu_inventory_for(&host, req, &inv, &err) < 0)
 		return cli_fail(&err);
 	/* Inside a Slurm job, as a start there would select. */
 	if (req->all)

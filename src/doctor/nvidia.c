@@ -359,7 +359,7 @@ static void check_mig(const struct gpu_host *h, struct doctor_report *r)
 
 void doctor_check_nvidia(const struct doctor_env *env, struct doctor_report *r)
 {
-	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
+	struct gpu_inventory inv = GPU_INVENTORY_INIT;
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *owned = NULL;
 	struct gpu_host h;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -154,7 +155,7 @@ static const char *base_name(const char *path)
 }
 
 /* Stale libraries of another driver version stay behind (gpu.md §2.1.4). */
-static bool matches_rm(const char *path, const char *rm)
+bool gpu_lib_of_version(const char *path, const char *rm)
 {
 	const char *b = base_name(path);
 	size_t bl = strlen(b), rl = strlen(rm);
@@ -185,7 +186,7 @@ void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t
 	for (size_t i = 0; i < n; i++) {
 		int idx = lib_index(c[i].soname, caps);
 
-		if (idx >= 0 && matches_rm(c[i].path, rm))
+		if (idx >= 0 && gpu_lib_of_version(c[i].path, rm))
 			chosen[idx] = &c[i];
 		else if (idx >= 0)
 			strv_pushf(&p->warnings, "skipped %s: not the driver version %s", c[i].path, rm);
@@ -292,13 +293,17 @@ int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, s
 	return 0;
 }
 
-static int check_one(const struct gpu_request *req, const struct gpu_require_ctx *c, struct error *err)
+/* label names the GPU the requirement was checked against, or is NULL. */
+static int check_one(const struct gpu_request *req, const struct gpu_require_ctx *c, const char *label,
+		     struct error *err)
 {
 	for (size_t i = 0; i < req->requires.n; i++) {
 		int r = gpu_require_check(req->requires.v[i], c, err);
 
-		if (r <= 0)
+		if (r < 0 || (r == 0 && label == NULL))
 			return error_prefix(err, "requirement error");
+		if (r == 0)
+			return error_prefix(err, "requirement error: %s", label);
 	}
 	return 0;
 }
@@ -306,16 +311,25 @@ static int check_one(const struct gpu_request *req, const struct gpu_require_ctx
 int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
 		       const size_t *gpus, size_t n_gpus, struct error *err)
 {
-	/* No NVML in this slice: arch and brand are unknown and so satisfied;
-	 * the driver version is the kernel module's. */
+	/* The driver version is the kernel module's; arch and brand are
+	 * NVML's, unknown (so satisfied) for a GPU NVML did not report. */
 	struct gpu_require_ctx c = {cuda, inv->rm[0] ? inv->rm : NULL, NULL, NULL};
 
 	if (req->disable_require)
 		return 0;
 	for (size_t i = 0; i < n_gpus; i++) {
-		(void)gpus[i];
-		if (check_one(req, &c, err) < 0)
+		const struct gpu_info *g = &inv->gpus[gpus[i]];
+		char label[192];
+
+		c.arch = g->arch[0] ? g->arch : NULL;
+		c.brand = g->brand[0] ? g->brand : NULL;
+		if (g->nvml)
+			snprintf(label, sizeof(label), "GPU %zu (%s, %s, arch %s)", gpus[i], g->busid, g->brand,
+				 c.arch ? c.arch : "?");
+		else
+			snprintf(label, sizeof(label), "GPU %zu (%s)", gpus[i], g->busid);
+		if (check_one(req, &c, label, err) < 0)
 			return -1;
 	}
-	return n_gpus ? 0 : check_one(req, &c, err);
+	return n_gpus ? 0 : check_one(req, &c, NULL, err);
 }

@@ -58,6 +58,8 @@ int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory
 
 /* Does soname belong to a library stem wanted for caps? */
 bool gpu_lib_wanted(const char *soname, unsigned caps);
+/* Does the resolved library file name end in ".<rm>"? */
+bool gpu_lib_of_version(const char *path, const char *rm);
 /* Binaries wanted for caps, NULL-terminated list in *ret (static). */
 size_t gpu_bins_wanted(unsigned caps, const char **ret, size_t max);
 

@@ -207,7 +207,7 @@ bool gpu_requested(char *const *host_env, char *const *image_env)
 
 int gpu_request_parse(char *const *host_env, char *const *image_env, struct gpu_request *ret, struct error *err)
 {
-	struct gpu_request r = {false, false, STRV_INIT, 0, STRV_INIT, false};
+	struct gpu_request r = {false, false, STRV_INIT, 0, STRV_INIT, false, false, false, STRV_INIT, false};
 	const char *dev = gpu_env_get(host_env, image_env, "NVIDIA_VISIBLE_DEVICES");
 	const char *cuda = gpu_env_get(host_env, image_env, "CUDA_VERSION");
 	const char *req_cuda = gpu_env_get(host_env, image_env, "NVIDIA_REQUIRE_CUDA");
@@ -227,6 +227,7 @@ void gpu_request_done(struct gpu_request *r)
 {
 	strv_free(&r->ids);
 	strv_free(&r->requires);
+	strv_free(&r->imex);
 }
 
 const char *gpu_caps_str(unsigned caps, char *buf, size_t len)

@@ -562,6 +562,7 @@ setup_file() {
 	chmod 0755 "$G"
 	"$CAPSA_REPO/tests/fixtures/mkfakedriver.sh" "$G/fake" >&2
 	chmod -R a+rX "$G"
+	chmod 0700 "$G/fake/root-only"
 	export G
 }
 
@@ -596,7 +597,7 @@ copy_proc() {
 	assert_output_contains "[OK]   NVIDIA IPC endpoints: persistenced, MPS found; absent: fabricmanager"
 	assert_output_contains "[OK]   2 GSP firmware file(s) for $R in $G/fake/root/lib/firmware/nvidia/$R"
 	assert_no_line_matching '^\[FAIL\] .*(NVIDIA|nvidia|GPU)'
-	assert_no_line_matching 'MIG'
+	assert_output_contains "[OK]   $G/fake/proc/driver/nvidia-caps exists (MIG capable)"
 	run --separate-stderr nvdoctor --json
 	python3 -c 'import json, sys
 d = json.loads(sys.argv[1])

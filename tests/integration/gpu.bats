@@ -23,6 +23,7 @@ setup_file() {
 	ln -s "$G/escape" "$G/hostile/usr/lib/x86_64-linux-gnu"
 	mksquashfs "$G/hostile" "$G/hostile.sqsh" -all-root -noappend -quiet -no-progress >/dev/null
 	chmod -R a+rX "$G"
+	chmod 0700 "$G/fake/root-only"
 	export G
 }
 
@@ -403,7 +404,7 @@ nvidia0 nvidia1"
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" start gpu true
 	assert_failure
-	[[ $stderr == *"requirement error: unsatisfied condition: driver>=999"* ]] || { echo "$stderr" >&2; false; }
+	[[ $stderr == *"requirement error: GPU 0 (00000000:3b:00.0): unsatisfied condition: driver>=999"* ]] || { echo "$stderr" >&2; false; }
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" NVIDIA_DISABLE_REQUIRE=1 \
 		start gpu true
 	assert_success
@@ -564,4 +565,99 @@ assert not any(m["target"].startswith("/usr/bin/") for m in p["mounts"]), p["mou
 	echo "$output" >&3
 	assert_success
 	assert_output_contains "cuMemAlloc_v2 -> 0"
+}
+
+# --- NVML (tests/fixtures/fakenvml.c, answering from $G/fake/nvml.conf) ---
+
+NVML_LIB=libnvidia-ml.so.550.54.14
+
+# nvml_fixture LINE...: a fixture file for FAKE_NVML_FIXTURE, in $NF.
+nvml_fixture() {
+	NF=$WORK/nvml.conf
+	printf '%s\n' "$@" >"$NF"
+	chmod 0644 "$NF"
+}
+
+@test "gpu nvml: loaded only when needed; a crashing, failing, hanging or missing NVML is a clear error, capsa survives" {
+	local need="the requirement 'arch>=8.0' (NVIDIA_REQUIRE_*) needs NVML"
+	local lib="NVML ($G/fake/root$LIBDIR/$NVML_LIB)"
+	local hint="(NVIDIA_DISABLE_REQUIRE=1 skips the requirements)"
+	nvml_fixture crash
+	# Nothing in the request needs NVML: the crashing one is never loaded.
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_CUDA='cuda>=12.0' gpu plan
+	assert_success
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	assert_output_eq ""
+	[ "$stderr" = "[ERROR] $need: $lib failed: the helper process was killed by signal 6 $hint" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' \
+		NVIDIA_DISABLE_REQUIRE=1 gpu plan
+	assert_success
+	nvml_fixture fail
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] $need: $lib: nvmlInit_v2: Driver/library version mismatch $hint" ] || { echo "$stderr" >&2; false; }
+	# A hanging NVML is killed after 5 s.
+	nvml_fixture hang
+	SECONDS=0
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	[ "$SECONDS" -lt 9 ] || { echo "took $SECONDS s" >&2; false; }
+	[ "$stderr" = "[ERROR] $need: $lib did not answer within 5 s (killed) $hint" ] || { echo "$stderr" >&2; false; }
+	# A start fails the same way, before anything is mounted.
+	create_gpu
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' start gpu true
+	assert_failure
+	[[ $stderr == *"$need: $lib did not answer within 5 s (killed)"* ]] || { echo "$stderr" >&2; false; }
+	# The ld cache lists NVML but the driver root lacks the file.
+	local drv=$WORK/drv
+	cp -a "$G/fake/root" "$drv"
+	rm -f "$drv$LIBDIR"/libnvidia-ml.so*
+	run --separate-stderr gpu CAPSA_NVIDIA_DRIVER_ROOT="$drv" NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_DRIVER_CAPABILITIES=compute NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] $need: libnvidia-ml.so.1 not found in the driver root's ld cache '$drv/etc/ld.so.cache' $hint" ] ||
+		{ echo "$stderr" >&2; false; }
+}
+
+@test "gpu: NVIDIA_REQUIRE_* arch and brand hold per selected GPU with NVML's values, or fail naming the GPU" {
+	local g0="GPU 0 (00000000:3b:00.0, Tesla, arch 8.0)" g1="GPU 1 (00000000:86:00.0, Tesla, arch 9.0)"
+	# Index 1 (minor 0) is arch 9.0 in the fixture, index 0 is 8.0.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_REQUIRE_ARCH='arch>=9.0' gpu plan
+	assert_success
+	assert_line_eq "dev /dev/nvidia0 $G/fake/dev/nvidia0"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_ARCH='arch>=9.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] requirement error: $g0: unsatisfied condition: arch>=9.0" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_ARCH='arch<9' gpu plan
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_REQUIRE_ARCH='arch=8.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] requirement error: $g1: unsatisfied condition: arch=8.0" ] || { echo "$stderr" >&2; false; }
+	# brand: case-insensitive; an OR of terms.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_BRAND='brand=geforce brand=TESLA' gpu plan
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_BRAND='brand=geforce brand=quadro' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] requirement error: $g0: unsatisfied condition: brand=geforce" ] || { echo "$stderr" >&2; false; }
+	# A CUDA image's requirement: forward compatibility on a Tesla of an R550 branch.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_REQUIRE_CUDA='cuda>=12.8 brand=tesla,driver>=550,driver<551' gpu plan
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_REQUIRE_CUDA='cuda>=12.8 brand=geforce,driver>=550,driver<551' gpu plan
+	assert_status 1
+	[[ $stderr == *"$g0: unsatisfied condition: cuda>=12.8, please update your driver"* ]] || { echo "$stderr" >&2; false; }
+	# none: no GPU to check arch against, so it holds.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_REQUIRE_ARCH='arch>=99' gpu plan
+	assert_success
+	# A start refuses before anything is injected; NVIDIA_DISABLE_REQUIRE skips.
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_ARCH='arch>=9.0' start gpu true
+	assert_failure
+	[[ $stderr == *"requirement error: $g0: unsatisfied condition: arch>=9.0"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_ARCH='arch>=9.0' NVIDIA_DISABLE_REQUIRE=1 \
+		start gpu sh -c 'cd /dev && echo nvidia[0-9]*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia1"
 }

@@ -122,7 +122,7 @@ static struct gpu_inventory two_gpus(void)
 {
 	static struct gpu_info g[2];
 	struct error err = ERROR_INIT;
-	struct gpu_inventory inv = {RM, g, 2, 195, 508};
+	struct gpu_inventory inv = {RM, g, 2, 195, 508, -1, -1, false, {0}};
 
 	ASSERT_OK(gpu_parse_information("Model: \t A100\nGPU UUID: \t GPU-1111\nDevice Minor: \t 1\n", "0000:3b:00.0",
 					&g[0], &err),
@@ -134,7 +134,7 @@ static struct gpu_inventory two_gpus(void)
 static const char *select_ids(const char *ids, bool all, char *buf, size_t len)
 {
 	struct gpu_inventory inv = two_gpus();
-	struct gpu_request req = {true, all, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false};
+	struct gpu_request req = {true, all, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false, false, false, STRV_INIT, false};
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *copy = strdup(ids);
 	char *save = NULL;
@@ -214,7 +214,7 @@ TEST(proc_parsers)
 TEST(requirements_per_gpu_and_without)
 {
 	struct gpu_inventory inv = two_gpus();
-	struct gpu_request req = {true, false, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false};
+	struct gpu_request req = {true, false, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false, false, false, STRV_INIT, false};
 	struct error err = ERROR_INIT;
 	size_t sel[] = {0, 1};
 
@@ -231,6 +231,20 @@ TEST(requirements_per_gpu_and_without)
 	ASSERT_TRUE(strstr(err.msg, "unsatisfied condition: cuda>=12.4, please update your driver") != NULL);
 	req.disable_require = true;
 	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	gpu_request_done(&req);
+	/* arch and brand: NVML's, per GPU; unknown (no NVML) holds. */
+	req.disable_require = false;
+	strv_push(&req.requires, "arch>=9.0 brand=geforce");
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	strcpy(inv.gpus[1].arch, "9.0");
+	strcpy(inv.gpus[0].arch, "8.6");
+	strcpy(inv.gpus[0].brand, "GeForce");
+	inv.gpus[0].nvml = inv.gpus[1].nvml = true;
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	strcpy(inv.gpus[0].brand, "Tesla");
+	ASSERT_FAILS(gpu_check_requires(&req, &inv, NULL, sel, 2, &err));
+	ASSERT_STREQ(err.msg, "requirement error: GPU 0 (00000000:3b:00.0, Tesla, arch 8.6): unsatisfied condition: "
+			      "arch>=9.0");
 	gpu_request_done(&req);
 }
 

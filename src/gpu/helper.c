@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gpu/helper.h"
+#include "util/proc.h"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void child(gpu_helper_fn fn, void *arg, int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* The library's chatter must not reach capsa's output (gpu plan --json). */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+		_exit(125);
+	_exit(fn(arg, fd));
+}
+
+/* Read until EOF, a full buffer or the deadline; false on timeout. */
+static bool collect(int fd, char *buf, size_t len, size_t *ret_n, long deadline)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		long left = deadline - now_ms();
+		char sink[512];
+		ssize_t r;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
+			return *ret_n = n, false;
+		/* Beyond len: drained and dropped, the caller sees a short answer. */
+		r = n < len ? read(fd, buf + n, len - n) : read(fd, sink, sizeof(sink));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			return *ret_n = n, true;
+		if (n < len)
+			n += (size_t)r;
+	}
+}
+
+int gpu_helper_run(gpu_helper_fn fn, void *arg, void *buf, size_t len, size_t *ret_n, int timeout_ms,
+		   const char *what, struct error *err)
+{
+	struct error ignore = ERROR_INIT;
+	char how[64];
+	bool in_time;
+	int p[2], status = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return error_set(err, errno, "%s: pipe", what);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return error_set(err, errno, "%s: fork", what);
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child(fn, arg, p[1]);
+	}
+	close(p[1]);
+	in_time = collect(p[0], buf, len, ret_n, now_ms() + timeout_ms);
+	close(p[0]);
+	if (!in_time)
+		kill(pid, SIGKILL);
+	if (proc_wait(pid, &status, &ignore) < 0)
+		return error_set(err, ignore.code, "%s: wait", what);
+	if (!in_time)
+		return error_set(err, 0, "%s did not answer within %d s (killed)", what, timeout_ms / 1000);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return error_set(err, 0, "%s failed: the helper process %s", what,
+				 proc_status_str(status, how, sizeof(how)));
+	return 0;
+}

@@ -27,7 +27,7 @@ static const char gpu_usage[] =
 	" Options:\n"
 	"   --json  Print JSON\n";
 
-static const char *const kind_names[] = {"dev", "lib", "bin", "firmware", "ipc", "config"};
+static const char *const kind_names[] = {"dev", "lib", "bin", "firmware", "ipc", "config", "cap"};
 
 static int gpu_option(int id, const char *value, void *arg)
 {
@@ -77,6 +77,23 @@ static void print_json(const struct gpu_plan *p, const struct gpu_inventory *inv
 		json_str(g->uuid);
 		printf("}");
 	}
+	printf("], \"migs\": [");
+	for (size_t i = 0; i < p->n_migs; i++) {
+		const struct gpu_plan_mig *m = &p->migs[i];
+
+		printf("%s{\"gpu\": %zu, \"index\": %u, \"uuid\": ", i ? ", " : "", m->gpu, m->mig.index);
+		json_str(m->mig.uuid);
+		printf(", \"gi\": %u, \"ci\": %u, \"parent\": \"/dev/nvidia%u\"}", m->mig.gi, m->mig.ci,
+		       inv->gpus[m->gpu].minor);
+	}
+	printf("], \"proc\": [");
+	for (size_t i = 0; i < p->proc_binds.n; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		printf("%s", i ? ", " : "");
+		if (asprintf(&path, "/proc/driver/nvidia/%s", p->proc_binds.v[i]) > 0)
+			json_str(path);
+	}
 	printf("], \"mounts\": [");
 	for (size_t i = 0; i < p->n_items; i++) {
 		printf("%s{\"kind\": \"%s\", \"source\": ", i ? ", " : "", kind_names[p->items[i].kind]);
@@ -116,6 +133,15 @@ static void print_text(const struct gpu_plan *p, const struct gpu_inventory *inv
 
 		printf("gpu %zu %s %s /dev/nvidia%u\n", p->gpus[i], g->busid, g->uuid, g->minor);
 	}
+	/* Without NVML (all), the driver's instances have no UUID: "-". */
+	for (size_t i = 0; i < p->n_migs; i++) {
+		const struct gpu_plan_mig *m = &p->migs[i];
+
+		printf("mig %zu:%u %s gi %u ci %u /dev/nvidia%u\n", m->gpu, m->mig.index,
+		       m->mig.uuid[0] ? m->mig.uuid : "-", m->mig.gi, m->mig.ci, inv->gpus[m->gpu].minor);
+	}
+	for (size_t i = 0; i < p->proc_binds.n; i++)
+		printf("proc /proc/driver/nvidia/%s\n", p->proc_binds.v[i]);
 	for (size_t i = 0; i < p->n_items; i++)
 		printf("%s %s %s%s\n", kind_names[p->items[i].kind], p->items[i].dst, p->items[i].src,
 		       p->items[i].optional ? " (optional)" : "");

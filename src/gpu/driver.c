@@ -12,6 +12,7 @@
 #include "gpu/cudaver.h"
 #include "gpu/driver.h"
 #include "gpu/ldcache.h"
+#include "gpu/mig.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -352,12 +353,16 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 	p.libdir = xstrdup(gpu_libdir(is_debian(rootfd)));
 	if (req->caps & GPU_CAP_COMPAT32)
 		p.libdir32 = xstrdup(libdir32(rootfd));
-	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
+	if (gpu_select(req, inv, &p, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
 	    check_core_libs(host, req, inv, &p, err) < 0 || check_requires(req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);
 		return -1;
 	}
 	gpu_plan_devices(&p, inv, req->caps, host->dev_root);
+	if (gpu_plan_mig(&p, req, inv, host->proc_root, host->dev_root, err) < 0) {
+		gpu_plan_done(&p);
+		return -1;
+	}
 	snprintf(p.rm, sizeof(p.rm), "%s", inv->rm);
 	p.cuda_compat = host->cuda_compat && (req->caps & (GPU_CAP_COMPUTE | GPU_CAP_VIDEO));
 	*ret = p;

@@ -103,6 +103,11 @@ int gpu_device_error(const char *path, const struct stat *st, int errnum, struct
 
 int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
 {
+	return gpu_open_device_as(path, major, O_RDWR, ret_fd, err);
+}
+
+int gpu_open_device_as(const char *path, int major, int oflags, int *ret_fd, struct error *err)
+{
 	/* The dev root is the admin's (or a test's): its symlinks are followed. */
 	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
 	_cleanup_close_ int probe = -1;
@@ -122,7 +127,7 @@ int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
 				 major(st.st_rdev), minor(st.st_rdev), major);
 	/* Opened through the checked fd: no swap between check and use. */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	probe = open(self, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	probe = open(self, oflags | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (probe < 0)
 		return gpu_device_error(path, &st, errno, err);
 	*ret_fd = TAKE_FD(fd);
@@ -169,7 +174,9 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 	_cleanup_close_ int fd = -1;
 	char src[64];
 
-	if (gpu_open_device(it->src, it->major, &fd, err) < 0) {
+	/* The driver checks a capability when its node is opened for reading;
+	 * they are 0444 (MIG access) or 0400: O_RDWR would always be denied. */
+	if (gpu_open_device_as(it->src, it->major, it->kind == GPU_ITEM_CAP ? O_RDONLY : O_RDWR, &fd, err) < 0) {
 		if (!it->optional)
 			return -1;
 		warn(ctx, err->msg);
@@ -283,12 +290,12 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 
 	for (size_t i = 0; i < plan->n_items; i++) {
 		const struct gpu_item *it = &plan->items[i];
-		int r = it->kind == GPU_ITEM_DEV ? inject_device(ctx, it, err)
-						 : mount_item(ctx, it->src, it->dst, item_opts(it), err);
+		bool dev = it->kind == GPU_ITEM_DEV || it->kind == GPU_ITEM_CAP;
+		int r = dev ? inject_device(ctx, it, err) : mount_item(ctx, it->src, it->dst, item_opts(it), err);
 
 		/* Best effort (IPC, firmware, ICD files): binding the persistenced
 		 * socket fails in some Kubernetes pods (NVIDIA/enroot#265). */
-		if (r < 0 && it->optional && it->kind != GPU_ITEM_DEV) {
+		if (r < 0 && it->optional && !dev) {
 			warn(ctx, err->msg);
 			error_clear(err);
 		} else if (r < 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gpu/inventory.h"
+#include "gpu/mig.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
@@ -120,6 +121,18 @@ static int load_gpu(int gpusfd, const char *name, struct gpu_inventory *inv, str
 	return 0;
 }
 
+/* Without NVML, the MIG devices are the instances the driver lists. */
+static void load_migs(const char *proc_root, struct gpu_inventory *inv)
+{
+	for (size_t i = 0; i < inv->n; i++) {
+		struct gpu_info *g = &inv->gpus[i];
+
+		g->n_mig = gpu_mig_scan(proc_root, g->minor, g->mig, GPU_MAX_MIG);
+		g->mig_enabled = g->n_mig > 0;
+	}
+}
+
+
 static int load_gpus(const char *proc_root, struct gpu_inventory *inv, struct error *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/driver/nvidia/gpus", proc_root);
@@ -192,6 +205,7 @@ int gpu_inventory_load(const char *proc_root, struct gpu_inventory *ret, struct 
 		gpu_inventory_done(&inv);
 		return -1;
 	}
+	load_migs(proc_root, &inv);
 	*ret = inv;
 	return 0;
 }

@@ -108,19 +108,10 @@ const char *gpu_nvml_brand_name(int brand)
 	return brand >= 0 && (size_t)brand < ARRAY_SIZE(names) ? names[brand] : "Unknown";
 }
 
-static bool is_mig_id(const char *id)
-{
-	unsigned g, m;
-	int n = 0;
-
-	return !strncasecmp(id, "MIG-", 4) || (sscanf(id, "%u:%u%n", &g, &m, &n) == 2 && id[n] == '\0' &&
-					      strspn(id, "0123456789:") == strlen(id));
-}
-
 const char *gpu_nvml_needed(const struct gpu_request *req, char *buf, size_t len)
 {
 	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
-		if (is_mig_id(req->ids.v[i]))
+		if (gpu_is_mig_id(req->ids.v[i]))
 			return snprintf(buf, len, "the MIG device '%s' (NVIDIA_VISIBLE_DEVICES)", req->ids.v[i]), buf;
 	}
 	for (size_t i = 0; !req->disable_require && i < req->requires.n; i++) {

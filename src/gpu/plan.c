@@ -240,8 +240,43 @@ void gpu_plan_done(struct gpu_plan *p)
 	free(p->libdir);
 	free(p->libdir32);
 	free(p->gpus);
+	free(p->migs);
+	strv_free(&p->proc_binds);
 	strv_free(&p->warnings);
 	memset(p, 0, sizeof(*p));
+}
+
+bool gpu_is_mig_id(const char *id)
+{
+	unsigned g, m;
+	int n = 0;
+
+	if (!strncasecmp(id, "MIG-", 4))
+		return true;
+	return strspn(id, "0123456789:") == strlen(id) && sscanf(id, "%u:%u%n", &g, &m, &n) == 2 && id[n] == '\0';
+}
+
+/* The parent's inventory index of a MIG id, its device in *ret; -1 with err. */
+static int find_mig(const char *id, const struct gpu_inventory *inv, const struct gpu_mig **ret,
+		    struct error *err)
+{
+	unsigned g, m;
+
+	for (size_t i = 0; !strncasecmp(id, "MIG-", 4) && i < inv->n; i++) {
+		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++) {
+			if (!strcasecmp(id, inv->gpus[i].mig[k].uuid))
+				return *ret = &inv->gpus[i].mig[k], (int)i;
+		}
+	}
+	if (sscanf(id, "%u:%u", &g, &m) == 2 && g < inv->n) {
+		if (!inv->gpus[g].mig_enabled)
+			return error_set(err, 0, "device error: '%s': GPU %u is not in MIG mode", id, g);
+		for (unsigned k = 0; k < inv->gpus[g].n_mig; k++) {
+			if (inv->gpus[g].mig[k].index == m)
+				return *ret = &inv->gpus[g].mig[k], (int)g;
+		}
+	}
+	return error_set(err, 0, "device error: '%s': unknown MIG device", id);
 }
 
 /* The inventory index for one NVIDIA_VISIBLE_DEVICES id, or -1 with err. */
@@ -251,8 +286,6 @@ static int find_gpu(const char *id, const struct gpu_inventory *inv, struct erro
 	char *end;
 	unsigned long idx;
 
-	if (!strncasecmp(id, "MIG-", 4) || (strchr(id, ':') && !strchr(id, '.')))
-		return error_set(err, 0, "device error: '%s': MIG devices are not supported yet", id);
 	for (size_t i = 0; i < inv->n; i++) {
 		if (!strncasecmp(id, "GPU-", 4) && !strcasecmp(id, inv->gpus[i].uuid))
 			return (int)i;
@@ -268,28 +301,47 @@ static int find_gpu(const char *id, const struct gpu_inventory *inv, struct erro
 			 id, inv->n);
 }
 
-int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, size_t **ret, size_t *ret_n,
+static void add_gpu(struct gpu_plan *p, size_t g)
+{
+	for (size_t k = 0; k < p->n_gpus; k++) {
+		if (p->gpus[k] == g)
+			return;
+	}
+	p->gpus[p->n_gpus++] = g;
+}
+
+static void add_mig(struct gpu_plan *p, size_t g, const struct gpu_mig *m)
+{
+	for (size_t k = 0; k < p->n_migs; k++) {
+		if (p->migs[k].gpu == g && p->migs[k].mig.gi == m->gi && p->migs[k].mig.ci == m->ci)
+			return;
+	}
+	add_gpu(p, g);
+	p->migs[p->n_migs++] = (struct gpu_plan_mig){g, *m};
+}
+
+int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, struct gpu_plan *p,
 	       struct error *err)
 {
-	size_t *sel = xcalloc(inv->n + 1, sizeof(*sel)), n = 0;
-
-	for (size_t i = 0; req->all && i < inv->n; i++)
-		sel[n++] = i;
-	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
-		int g = find_gpu(req->ids.v[i], inv, err);
-		bool dup = false;
-
-		if (g < 0) {
-			free(sel);
-			return -1;
-		}
-		for (size_t k = 0; k < n; k++)
-			dup |= sel[k] == (size_t)g;
-		if (!dup)
-			sel[n++] = (size_t)g;
+	p->gpus = xcalloc(inv->n + 1, sizeof(*p->gpus));
+	p->migs = xcalloc(inv->n * GPU_MAX_MIG + 1, sizeof(*p->migs));
+	for (size_t i = 0; req->all && i < inv->n; i++) {
+		add_gpu(p, i);
+		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++)
+			add_mig(p, i, &inv->gpus[i].mig[k]);
 	}
-	*ret = sel;
-	*ret_n = n;
+	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
+		const char *id = req->ids.v[i];
+		const struct gpu_mig *m = NULL;
+		int g = gpu_is_mig_id(id) ? find_mig(id, inv, &m, err) : find_gpu(id, inv, err);
+
+		if (g < 0)
+			return -1;
+		if (m)
+			add_mig(p, (size_t)g, m);
+		else
+			add_gpu(p, (size_t)g);
+	}
 	return 0;
 }
 

@@ -661,3 +661,84 @@ nvml_fixture() {
 	assert_success
 	assert_output_eq "nvidia0 nvidia1"
 }
+
+# --- MIG: index 1 (minor 0) has MIG devices 1:0 (gi1/ci0, caps 12, 13) and
+# 1:1 (gi2/ci0, caps 21, 22) in the fixture ---
+
+MIG1=MIG-c0ffee00-0000-4000-8000-000000000001
+MIG2=MIG-c0ffee00-0000-4000-8000-000000000002
+CAPS=/proc/driver/nvidia/capabilities
+
+# The container's /proc is the fake proc root (the host has no driver).
+fake_container_proc() { sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-system.fstab"; }
+
+@test "gpu mig: MIG-<uuid> and g:m bring the parent's node and the GI/CI caps nodes; /proc shows only their access files" {
+	create_gpu
+	fake_container_proc
+	for id in "$MIG2" "$(tr a-z A-Z <<<"$MIG2")" 1:1; do
+		run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="$id" start gpu sh -c \
+			"cd /dev && echo nvidia[0-9]* nvidia-caps/*; ls $CAPS $CAPS/gpu0/mig $CAPS/gpu0/mig/gi2;
+			 cat $CAPS/gpu0/mig/gi2/ci0/access; ls /proc/driver/nvidia/gpus;
+			 (echo x >$CAPS/gpu0/mig/gi2/ci0/access) 2>/dev/null || echo read-only"
+		assert_success
+		assert_line_eq "nvidia0 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+		assert_line_eq gpu0
+		assert_line_eq gi2
+		assert_line_eq "DeviceFileMinor: 22"
+		assert_line_eq "0000:86:00.0"
+		assert_output_not_contains gi1
+		assert_output_not_contains "0000:3b:00.0"
+		assert_line_eq read-only
+	done
+	sed -i "s|^$G/fake/proc |/proc |" "$SYSCONF/mounts.d/10-system.fstab"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:1 start gpu grep nvidia-cap21 /proc/self/mountinfo
+	assert_success
+	[[ $output == *"/dev/nvidia-caps/nvidia-cap21 ro,nosuid,noexec"* ]] || { echo "caps flags: $output" >&2; false; }
+	# Two MIG devices of one GPU and the GPU itself: the parent once.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="1:0,$MIG2,1" start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap13 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	# The whole GPU alone: its node, no caps (as the toolkit).
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps'
+	assert_success
+	assert_output_eq "nvidia0 nvidia-caps"
+}
+
+@test "gpu mig: all brings every GPU and every MIG device the driver lists (no NVML needed)" {
+	create_gpu
+	nvml_fixture crash # never loaded for all
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia1 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap13 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all gpu plan
+	assert_success
+	assert_line_eq "mig 1:0 - gi 1 ci 0 /dev/nvidia0"
+	assert_line_eq "mig 1:1 - gi 2 ci 0 /dev/nvidia0"
+}
+
+@test "gpu mig: unknown MIG devices, a GPU not in MIG mode, a missing caps node are errors naming them" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=MIG-deadbeef start gpu true
+	assert_failure
+	[[ $stderr == *"device error: 'MIG-deadbeef': unknown MIG device"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:5 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] device error: '1:5': unknown MIG device" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0:0 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] device error: '0:0': GPU 0 is not in MIG mode" ] || { echo "$stderr" >&2; false; }
+	# Without NVML a MIG id cannot be resolved: say why.
+	cp -a "$G/fake/root" "$WORK/drv"
+	rm -f "$WORK/drv$LIBDIR"/libnvidia-ml.so*
+	run --separate-stderr gpu CAPSA_NVIDIA_DRIVER_ROOT="$WORK/drv" NVIDIA_DRIVER_CAPABILITIES=compute NVIDIA_VISIBLE_DEVICES=1:0 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] the MIG device '1:0' (NVIDIA_VISIBLE_DEVICES) needs NVML: libnvidia-ml.so.1 not found in the driver root's ld cache '$WORK/drv/etc/ld.so.cache'" ] ||
+		{ echo "$stderr" >&2; false; }
+	# A caps node missing on the host: the ENOENT diagnostic names it.
+	cp -a "$G/fake/dev" "$WORK/dev"
+	rm "$WORK/dev/nvidia-caps/nvidia-cap22"
+	run --separate-stderr gpu DEVROOT="$WORK/dev" CAPSA_NVIDIA_DEV_ROOT="$WORK/dev" NVIDIA_VISIBLE_DEVICES="$MIG2" start gpu true
+	assert_failure
+	[[ $stderr == *"GPU device $WORK/dev/nvidia-caps/nvidia-cap22: cannot open: No such file or directory (ENOENT)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+}

@@ -128,6 +128,11 @@ static struct gpu_inventory two_gpus(void)
 					&g[0], &err),
 		  &err);
 	ASSERT_OK(gpu_parse_information("GPU UUID: GPU-aaaa\nDevice Minor: 0\n", "0000:86:00.0", &g[1], &err), &err);
+	/* Index 1 is in MIG mode with two MIG devices (as NVML reports them). */
+	g[1].mig_enabled = true;
+	g[1].n_mig = 2;
+	g[1].mig[0] = (struct gpu_mig){"MIG-aaaa-0", 0, 1, 0};
+	g[1].mig[1] = (struct gpu_mig){"MIG-aaaa-1", 1, 2, 0};
 	return inv;
 }
 
@@ -138,18 +143,21 @@ static const char *select_ids(const char *ids, bool all, char *buf, size_t len)
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *copy = strdup(ids);
 	char *save = NULL;
-	size_t *sel, n;
+	struct gpu_plan p;
 
+	memset(&p, 0, sizeof(p));
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 		strv_push(&req.ids, t);
-	if (gpu_select(&req, &inv, &sel, &n, &err) < 0) {
+	if (gpu_select(&req, &inv, &p, &err) < 0) {
 		snprintf(buf, len, "error: %s", err.msg);
 	} else {
 		buf[0] = '\0';
-		for (size_t i = 0; i < n; i++)
-			snprintf(buf + strlen(buf), len - strlen(buf), "%s%u", i ? " " : "", inv.gpus[sel[i]].minor);
-		free(sel);
+		for (size_t i = 0; i < p.n_gpus; i++)
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%u", i ? " " : "", inv.gpus[p.gpus[i]].minor);
+		for (size_t i = 0; i < p.n_migs; i++)
+			snprintf(buf + strlen(buf), len - strlen(buf), " gi%u/ci%u", p.migs[i].mig.gi, p.migs[i].mig.ci);
 	}
+	gpu_plan_done(&p);
 	gpu_request_done(&req);
 	return buf;
 }
@@ -164,10 +172,16 @@ TEST(device_selection)
 	ASSERT_STREQ(select_ids("3b:00.0", false, buf, sizeof(buf)), "1");
 	ASSERT_STREQ(select_ids("0000:86:00.0", false, buf, sizeof(buf)), "0");
 	ASSERT_STREQ(select_ids("", false, buf, sizeof(buf)), "");
-	ASSERT_STREQ(select_ids("", true, buf, sizeof(buf)), "1 0");
 	ASSERT_TRUE(strstr(select_ids("2", false, buf, sizeof(buf)), "'2': unknown device"));
 	ASSERT_TRUE(strstr(select_ids("GPU-1111x", false, buf, sizeof(buf)), "unknown device"));
-	ASSERT_TRUE(strstr(select_ids("0:1", false, buf, sizeof(buf)), "MIG"));
+	/* MIG devices: by UUID (any case) or g:m; the parent is selected once. */
+	ASSERT_STREQ(select_ids("1:1", false, buf, sizeof(buf)), "0 gi2/ci0");
+	ASSERT_STREQ(select_ids("mig-AAAA-0,1:1,1", false, buf, sizeof(buf)), "0 gi1/ci0 gi2/ci0");
+	ASSERT_STREQ(select_ids("0,1:0,1:0", false, buf, sizeof(buf)), "1 0 gi1/ci0");
+	ASSERT_STREQ(select_ids("0:0", false, buf, sizeof(buf)), "error: device error: '0:0': GPU 0 is not in MIG mode");
+	ASSERT_STREQ(select_ids("1:2", false, buf, sizeof(buf)), "error: device error: '1:2': unknown MIG device");
+	ASSERT_STREQ(select_ids("MIG-bbbb", false, buf, sizeof(buf)), "error: device error: 'MIG-bbbb': unknown MIG device");
+	ASSERT_STREQ(select_ids("", true, buf, sizeof(buf)), "1 0 gi1/ci0 gi2/ci0");
 	ASSERT_TRUE(strstr(select_ids("-1", false, buf, sizeof(buf)), "unknown device"));
 }
 

@@ -27,7 +27,7 @@ static const char gpu_usage[] =
 	" Options:\n"
 	"   --json  Print JSON\n";
 
-static const char *const kind_names[] = {"dev", "lib", "bin", "firmware", "ipc", "config", "cap"};
+static const char *const kind_names[] = {"dev", "lib", "bin", "firmware", "ipc", "config", "cap", "devdir"};
 
 static int gpu_option(int id, const char *value, void *arg)
 {

@@ -177,6 +177,9 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 	/* The driver checks a capability when its node is opened for reading;
 	 * they are 0444 (MIG access) or 0400: O_RDWR would always be denied. */
 	if (gpu_open_device_as(it->src, it->major, it->kind == GPU_ITEM_CAP ? O_RDONLY : O_RDWR, &fd, err) < 0) {
+		if (it->need && strstr(err->msg, "(EACCES)"))
+			return error_set(err, 0, "%s: MIG config/monitor requires access to %s (root-only on this host)",
+					 it->need, it->dst);
 		if (!it->optional)
 			return -1;
 		warn(ctx, err->msg);
@@ -195,6 +198,8 @@ static const char *item_opts(const struct gpu_item *it)
 	switch (it->kind) {
 	case GPU_ITEM_IPC:
 		return "x-create=auto,bind,nosuid,nodev,noexec";
+	case GPU_ITEM_DEVDIR:
+		return "x-create=dir,bind,nosuid,noexec";
 	case GPU_ITEM_FW:
 	case GPU_ITEM_CONF:
 		return "x-create=file,bind,ro,nosuid,nodev";
@@ -291,7 +296,11 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 	for (size_t i = 0; i < plan->n_items; i++) {
 		const struct gpu_item *it = &plan->items[i];
 		bool dev = it->kind == GPU_ITEM_DEV || it->kind == GPU_ITEM_CAP;
-		int r = dev ? inject_device(ctx, it, err) : mount_item(ctx, it->src, it->dst, item_opts(it), err);
+		int r = it->kind == GPU_ITEM_DEVDIR ? gpu_check_dev_target(ctx->rootfd, it->dst, "CAPSA_NVIDIA_DEV_ROOT", err)
+						    : 0;
+
+		if (r == 0)
+			r = dev ? inject_device(ctx, it, err) : mount_item(ctx, it->src, it->dst, item_opts(it), err);
 
 		/* Best effort (IPC, firmware, ICD files): binding the persistenced
 		 * socket fails in some Kubernetes pods (NVIDIA/enroot#265). */

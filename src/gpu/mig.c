@@ -138,7 +138,7 @@ static bool has_bind(const struct gpu_plan *p, const char *rel)
 /* One capability: its caps node, and its access file in /proc when the
  * driver has one (mig-minors alone lists no file to show). */
 static int add_cap(struct gpu_plan *p, const struct gpu_inventory *inv, const char *proc_root,
-		   const char *dev_root, const char *capfile, const char *key, struct error *err)
+		   const char *dev_root, const char *capfile, const char *key, const char *need, struct error *err)
 {
 	_cleanup_free_ char *access = xasprintf("%s/driver/nvidia/capabilities/%s", proc_root, capfile);
 	_cleanup_free_ char *rel = xasprintf("capabilities/%s", capfile);
@@ -152,6 +152,7 @@ static int add_cap(struct gpu_plan *p, const struct gpu_inventory *inv, const ch
 	if (!has_item(p, dst)) {
 		gpu_plan_add(p, GPU_ITEM_CAP, src, dst, false);
 		p->items[p->n_items - 1].major = inv->major_caps;
+		p->items[p->n_items - 1].need = need;
 	}
 	if (path_is_reg(access) && !has_bind(p, rel))
 		strv_push(&p->proc_binds, rel);
@@ -166,20 +167,56 @@ static int add_mig(struct gpu_plan *p, const struct gpu_inventory *inv, const st
 
 	snprintf(capfile, sizeof(capfile), "gpu%u/mig/gi%u/access", minor, m->mig.gi);
 	snprintf(key, sizeof(key), "gpu%u/gi%u/access", minor, m->mig.gi);
-	if (add_cap(p, inv, proc_root, dev_root, capfile, key, err) < 0)
+	if (add_cap(p, inv, proc_root, dev_root, capfile, key, NULL, err) < 0)
 		return -1;
 	snprintf(capfile, sizeof(capfile), "gpu%u/mig/gi%u/ci%u/access", minor, m->mig.gi, m->mig.ci);
 	snprintf(key, sizeof(key), "gpu%u/gi%u/ci%u/access", minor, m->mig.gi, m->mig.ci);
-	return add_cap(p, inv, proc_root, dev_root, capfile, key, err);
+	return add_cap(p, inv, proc_root, dev_root, capfile, key, NULL, err);
+}
+
+/* NVIDIA_MIG_CONFIG/MONITOR_DEVICES=all (gpu.md §1.6): the global cap
+ * nodes, the host's /dev/nvidia-caps (instances created in the container
+ * get their nodes there) and the whole capabilities directory. */
+static int plan_access(struct gpu_plan *p, const struct gpu_request *req, const struct gpu_inventory *inv,
+		       const char *proc_root, const char *dev_root, struct error *err)
+{
+	static const char *const names[] = {"NVIDIA_MIG_CONFIG_DEVICES", "NVIDIA_MIG_MONITOR_DEVICES"};
+	static const char *const keys[] = {"config", "monitor"};
+	bool want[] = {req->mig_config, req->mig_monitor};
+	_cleanup_free_ char *dir = xasprintf("%s/nvidia-caps", dev_root);
+
+	gpu_plan_add(p, GPU_ITEM_DEVDIR, dir, "/dev/nvidia-caps", false);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char capfile[32];
+
+		snprintf(capfile, sizeof(capfile), "mig/%s", keys[i]);
+		if (want[i] && add_cap(p, inv, proc_root, dev_root, capfile, keys[i], names[i], err) < 0)
+			return error_prefix(err, "%s", names[i]);
+	}
+	return 0;
 }
 
 int gpu_plan_mig(struct gpu_plan *p, const struct gpu_request *req, const struct gpu_inventory *inv,
 		 const char *proc_root, const char *dev_root, struct error *err)
 {
-	(void)req;
+	bool access = req->mig_config || req->mig_monitor;
+	const char *name = req->mig_config ? "NVIDIA_MIG_CONFIG_DEVICES" : "NVIDIA_MIG_MONITOR_DEVICES";
+
+	if (access && !req->all && p->n_migs > 0)
+		return error_set(err, 0,
+				 "%s=all cannot be combined with MIG devices in NVIDIA_VISIBLE_DEVICES (%zu:%u): select "
+				 "whole GPUs",
+				 name, p->migs[0].gpu, p->migs[0].mig.index);
+	/* Before the instances' nodes: the directory bind would hide them. */
+	if (access && plan_access(p, req, inv, proc_root, dev_root, err) < 0)
+		return -1;
 	for (size_t i = 0; i < p->n_migs; i++) {
 		if (add_mig(p, inv, &p->migs[i], proc_root, dev_root, err) < 0)
 			return error_prefix(err, "MIG device %zu:%u", p->migs[i].gpu, p->migs[i].mig.index);
+	}
+	if (access) {
+		strv_free(&p->proc_binds);
+		strv_push(&p->proc_binds, "capabilities");
 	}
 	return 0;
 }

@@ -135,7 +135,7 @@ void gpu_plan_add(struct gpu_plan *p, enum gpu_item_kind kind, const char *src, 
 		p->cap_items = p->cap_items ? 2 * p->cap_items : 32;
 		p->items = xrealloc(p->items, p->cap_items * sizeof(*p->items));
 	}
-	p->items[p->n_items++] = (struct gpu_item){kind, xstrdup(src), xstrdup(dst), optional, -1};
+	p->items[p->n_items++] = (struct gpu_item){kind, xstrdup(src), xstrdup(dst), optional, -1, NULL};
 }
 
 void gpu_plan_link(struct gpu_plan *p, const char *dir, const char *name, const char *target)

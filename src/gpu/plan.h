@@ -15,7 +15,18 @@
 
 /* GPU_ITEM_CAP: a capability node (MIG, IMEX), opened read-only as the
  * driver's user space opens it (they are 0444 or root-only 0400). */
-enum gpu_item_kind { GPU_ITEM_DEV, GPU_ITEM_LIB, GPU_ITEM_BIN, GPU_ITEM_FW, GPU_ITEM_IPC, GPU_ITEM_CONF, GPU_ITEM_CAP };
+/* GPU_ITEM_DEVDIR: a directory of device nodes (/dev/nvidia-caps for MIG
+ * config, whose instances' nodes appear as they are created). */
+enum gpu_item_kind {
+	GPU_ITEM_DEV,
+	GPU_ITEM_LIB,
+	GPU_ITEM_BIN,
+	GPU_ITEM_FW,
+	GPU_ITEM_IPC,
+	GPU_ITEM_CONF,
+	GPU_ITEM_CAP,
+	GPU_ITEM_DEVDIR
+};
 
 struct gpu_item {
 	enum gpu_item_kind kind;
@@ -23,6 +34,9 @@ struct gpu_item {
 	char *dst; /* container path */
 	bool optional; /* missing or failing: a warning, not an error */
 	int major;     /* devices: the expected major, -1 when unknown */
+	/* The variable that asked for a root-only capability node (MIG
+	 * config/monitor): a denied open says so. NULL for the others. */
+	const char *need;
 };
 
 struct gpu_link {

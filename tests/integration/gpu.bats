@@ -742,3 +742,73 @@ fake_container_proc() { sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-
 	[[ $stderr == *"GPU device $WORK/dev/nvidia-caps/nvidia-cap22: cannot open: No such file or directory (ENOENT)"* ]] ||
 		{ echo "$stderr" >&2; false; }
 }
+
+@test "gpu mig: NVIDIA_MIG_CONFIG/MONITOR_DEVICES=all needs the root-only caps nodes: a clear error for a user" {
+	[ "$TUID" -ne 0 ] || skip "root opens the root-only caps"
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=all start gpu true
+	assert_failure
+	[[ $stderr == *"NVIDIA_MIG_CONFIG_DEVICES: MIG config/monitor requires access to /dev/nvidia-caps/nvidia-cap1 (root-only on this host)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_MONITOR_DEVICES=all start gpu true
+	assert_failure
+	[[ $stderr == *"NVIDIA_MIG_MONITOR_DEVICES: MIG config/monitor requires access to /dev/nvidia-caps/nvidia-cap2 (root-only on this host)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+}
+
+@test "gpu mig: MIG config/monitor: only all, not with MIG devices; the plan has the caps, /dev/nvidia-caps and capabilities" {
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=0 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] NVIDIA_MIG_CONFIG_DEVICES='0': only 'all' is supported" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="$MIG1" NVIDIA_MIG_MONITOR_DEVICES=all gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] NVIDIA_MIG_MONITOR_DEVICES=all cannot be combined with MIG devices in NVIDIA_VISIBLE_DEVICES (1:0): select whole GPUs" ] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=all NVIDIA_MIG_MONITOR_DEVICES=all gpu plan
+	assert_success
+	assert_line_eq "devdir /dev/nvidia-caps $G/fake/dev/nvidia-caps"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap1 $G/fake/dev/nvidia-caps/nvidia-cap1"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap2 $G/fake/dev/nvidia-caps/nvidia-cap2"
+	assert_line_eq "proc /proc/driver/nvidia/capabilities"
+}
+
+@test "gpu mig: as root, MIG config brings the config cap, the host's /dev/nvidia-caps and all of capabilities" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	fake_container_proc
+	run --separate-stderr capsa_as_root create -n rootgpu "$G/gpu.sqsh"
+	assert_success
+	run --separate-stderr capsa_as_root CAPSA_ALLOW_SUPERUSER=y CAPSA_RESTRICT_DEV=y \
+		CAPSA_NVIDIA_DRIVER_ROOT="$G/fake/root" CAPSA_NVIDIA_PROC_ROOT="$G/fake/proc" CAPSA_NVIDIA_DEV_ROOT="$G/fake/dev" \
+		NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=all start rootgpu sh -c \
+		"ls /dev/nvidia-caps $CAPS $CAPS/mig; cat $CAPS/mig/config"
+	assert_success
+	assert_line_eq nvidia-cap1
+	assert_line_eq nvidia-cap21
+	assert_line_eq gpu0
+	assert_line_eq monitor
+	assert_line_eq "DeviceFileMinor: 1"
+}
+
+@test "gpu imex: NVIDIA_IMEX_CHANNELS binds the named existing channels (or all); a missing one is an error; none without it" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_IMEX_CHANNELS=1 start gpu sh -c \
+		'ls /dev/nvidia-caps-imex-channels; grep imex /proc/self/mountinfo'
+	assert_success
+	assert_line_eq channel1
+	assert_output_not_contains channel0
+	[[ $output == *"/dev/nvidia-caps-imex-channels/channel1 ro,nosuid,noexec"* ]] || { echo "$output" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_IMEX_CHANNELS=all start gpu sh -c 'cd /dev/nvidia-caps-imex-channels && echo *'
+	assert_success
+	assert_output_eq "channel0 channel1"
+	# compute without the variable: no channel (the toolkit's choice, not enroot's directory bind).
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_DRIVER_CAPABILITIES=compute start gpu sh -c 'ls -d /dev/nvidia-caps-imex-channels || echo none'
+	assert_success
+	assert_output_eq none
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_IMEX_CHANNELS=0,7 start gpu true
+	assert_failure
+	[[ $stderr == *"NVIDIA_IMEX_CHANNELS: the IMEX channel $G/fake/dev/nvidia-caps-imex-channels/channel7 does not exist (capsa never creates device nodes"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_IMEX_CHANNELS=x gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] NVIDIA_IMEX_CHANNELS: 'x' is not a channel number (0-65535) or 'all'" ] || { echo "$stderr" >&2; false; }
+}

@@ -714,6 +714,19 @@ fake_container_proc() { sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-
 	assert_success
 	assert_line_eq "mig 1:0 - gi 1 ci 0 /dev/nvidia0"
 	assert_line_eq "mig 1:1 - gi 2 ci 0 /dev/nvidia0"
+	assert_line_eq "proc /proc/driver/nvidia/capabilities/gpu0/mig/gi2/ci0/access"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap22 $G/fake/dev/nvidia-caps/nvidia-cap22"
+	# With NVML (a MIG id), the plan names the MIG device's UUID; JSON too.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:0 gpu plan --json
+	assert_success
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+assert d["migs"] == [{"gpu": 1, "index": 0, "uuid": sys.argv[2], "gi": 1, "ci": 0, "parent": "/dev/nvidia0"}], d["migs"]
+assert d["proc"] == ["/proc/driver/nvidia/capabilities/gpu0/mig/gi1/access",
+                     "/proc/driver/nvidia/capabilities/gpu0/mig/gi1/ci0/access"], d["proc"]
+caps = [m["target"] for m in d["mounts"] if m["kind"] == "cap"]
+assert caps == ["/dev/nvidia-caps/nvidia-cap12", "/dev/nvidia-caps/nvidia-cap13"], caps
+assert [g["minor"] for g in d["gpus"]] == [0], d["gpus"]' "$output" "$MIG1"
 }
 
 @test "gpu mig: unknown MIG devices, a GPU not in MIG mode, a missing caps node are errors naming them" {

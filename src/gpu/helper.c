@@ -29,27 +29,31 @@ static void child(gpu_helper_fn fn, void *arg, int fd)
 	_exit(fn(arg, fd));
 }
 
-/* Read until EOF, a full buffer or the deadline; false on timeout. */
-static bool collect(int fd, char *buf, size_t len, size_t *ret_n, long deadline)
+/* Read into buf (*n bytes so far) until EOF or the deadline; false on
+ * timeout. Beyond len the answer is drained and dropped: the caller sees
+ * a short answer and refuses it. */
+static bool collect(int fd, char *buf, size_t len, size_t *n, long deadline)
 {
-	size_t n = 0;
-
 	for (;;) {
 		struct pollfd pfd = {fd, POLLIN, 0};
 		long left = deadline - now_ms();
+		int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		char sink[512];
 		ssize_t r;
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
-			return *ret_n = n, false;
-		/* Beyond len: drained and dropped, the caller sees a short answer. */
-		r = n < len ? read(fd, buf + n, len - n) : read(fd, sink, sizeof(sink));
+		if (ready == 0)
+			return false;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
+			return true; /* the reaper then tells what became of the child */
+		r = *n < len ? read(fd, buf + *n, len - *n) : read(fd, sink, sizeof(sink));
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
-			return *ret_n = n, true;
-		if (n < len)
-			n += (size_t)r;
+			return true;
+		if (*n < len)
+			*n += (size_t)r;
 	}
 }
 
@@ -75,6 +79,7 @@ int gpu_helper_run(gpu_helper_fn fn, void *arg, void *buf, size_t len, size_t *r
 		child(fn, arg, p[1]);
 	}
 	close(p[1]);
+	*ret_n = 0;
 	in_time = collect(p[0], buf, len, ret_n, now_ms() + timeout_ms);
 	close(p[0]);
 	if (!in_time)

@@ -108,28 +108,43 @@ const char *gpu_nvml_brand_name(int brand)
 	return brand >= 0 && (size_t)brand < ARRAY_SIZE(names) ? names[brand] : "Unknown";
 }
 
-const char *gpu_nvml_needed(const struct gpu_request *req, char *buf, size_t len)
+/* A MIG id or an arch/brand condition, else NULL. */
+static const char *nvml_item(const struct gpu_request *req, const char **ret_fmt)
 {
 	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
+		*ret_fmt = "the MIG device '%s' (NVIDIA_VISIBLE_DEVICES)";
 		if (gpu_is_mig_id(req->ids.v[i]))
-			return snprintf(buf, len, "the MIG device '%s' (NVIDIA_VISIBLE_DEVICES)", req->ids.v[i]), buf;
+			return req->ids.v[i];
 	}
 	for (size_t i = 0; !req->disable_require && i < req->requires.n; i++) {
-		const char *r = req->requires.v[i];
-
-		if (strcasestr(r, "arch") || strcasestr(r, "brand"))
-			return snprintf(buf, len, "the requirement '%s' (NVIDIA_REQUIRE_*)", r), buf;
+		*ret_fmt = "the requirement '%s' (NVIDIA_REQUIRE_*)";
+		if (strcasestr(req->requires.v[i], "arch") || strcasestr(req->requires.v[i], "brand"))
+			return req->requires.v[i];
 	}
+	*ret_fmt = "%s";
 	if (req->mig_config || req->mig_monitor)
-		return snprintf(buf, len, "%s", req->mig_config ? "NVIDIA_MIG_CONFIG_DEVICES" : "NVIDIA_MIG_MONITOR_DEVICES"),
-		       buf;
+		return req->mig_config ? "NVIDIA_MIG_CONFIG_DEVICES" : "NVIDIA_MIG_MONITOR_DEVICES";
 	return NULL;
+}
+
+const char *gpu_nvml_needed(const struct gpu_request *req, char *buf, size_t len)
+{
+	const char *fmt = NULL;
+	const char *item = nvml_item(req, &fmt);
+
+	if (item == NULL)
+		return NULL;
+	snprintf(buf, len, fmt, item);
+	return buf;
 }
 
 /* --- in the helper process --- */
 
-static int fail(struct nvml_answer *a, const struct nvml_fns *f, const char *what, int rc)
+/* 0 for NVML_SUCCESS, else -1 with "what: NVML's message" in the answer. */
+static int check(struct nvml_answer *a, const struct nvml_fns *f, const char *what, int rc)
 {
+	if (rc == NVML_SUCCESS)
+		return 0;
 	snprintf(a->head.msg, sizeof(a->head.msg), "%s: %s", what, f->error_string(rc));
 	return -1;
 }
@@ -161,13 +176,15 @@ static int collect_gpu(const struct nvml_fns *f, unsigned i, struct nvml_answer 
 {
 	struct nvml_gpu *g = &a->gpus[i];
 	struct nvml_pci pci;
-	void *dev;
-	int rc;
+	void *dev = NULL;
 
 	memset(&pci, 0, sizeof(pci));
-	if ((rc = f->handle(i, &dev)) || (rc = f->minor(dev, &g->minor)) ||
-	    (rc = f->uuid(dev, g->uuid, sizeof(g->uuid))) || (rc = f->pci(dev, &pci)))
-		return fail(a, f, "nvmlDeviceGet{HandleByIndex_v2,MinorNumber,UUID,PciInfo_v3}", rc);
+	/* In order: each call needs the handle the first one gave. */
+	if (check(a, f, "nvmlDeviceGetHandleByIndex_v2", f->handle(i, &dev)) < 0 ||
+	    check(a, f, "nvmlDeviceGetMinorNumber", f->minor(dev, &g->minor)) < 0 ||
+	    check(a, f, "nvmlDeviceGetUUID", f->uuid(dev, g->uuid, sizeof(g->uuid))) < 0 ||
+	    check(a, f, "nvmlDeviceGetPciInfo_v3", f->pci(dev, &pci)) < 0)
+		return -1;
 	memcpy(g->busid, pci.bus_id, sizeof(g->busid));
 	g->cc_major = -1;
 	if (f->brand && f->brand(dev, &g->brand))
@@ -181,12 +198,11 @@ static int collect_gpu(const struct nvml_fns *f, unsigned i, struct nvml_answer 
 static int collect(const struct nvml_fns *f, struct nvml_answer *a)
 {
 	unsigned n = 0;
-	int rc;
 
-	if ((rc = f->init()))
-		return fail(a, f, "nvmlInit_v2", rc);
-	if ((rc = f->driver_version(a->head.driver, sizeof(a->head.driver))) || (rc = f->count(&n)))
-		return fail(a, f, "nvmlSystemGetDriverVersion/nvmlDeviceGetCount_v2", rc);
+	if (check(a, f, "nvmlInit_v2", f->init()) < 0 ||
+	    check(a, f, "nvmlSystemGetDriverVersion", f->driver_version(a->head.driver, sizeof(a->head.driver))) < 0 ||
+	    check(a, f, "nvmlDeviceGetCount_v2", f->count(&n)) < 0)
+		return -1;
 	for (unsigned i = 0; i < n && i < GPU_MAX_GPUS; i++) {
 		if (collect_gpu(f, i, a) < 0)
 			return -1;
@@ -265,8 +281,10 @@ static void merge_gpu(const struct nvml_gpu *g, struct gpu_inventory *inv)
 
 	if (gpu_normalise_busid(g->busid, bus, sizeof(bus)) < 0)
 		return;
-	for (size_t i = 0; i < inv->n && info == NULL; i++)
-		info = strcmp(inv->gpus[i].busid, bus) ? NULL : &inv->gpus[i];
+	for (size_t i = 0; i < inv->n; i++) {
+		if (!strcmp(inv->gpus[i].busid, bus))
+			info = &inv->gpus[i];
+	}
 	/* A GPU NVML sees but /proc does not (or the reverse) keeps /proc's view. */
 	if (info == NULL)
 		return;

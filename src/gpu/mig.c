@@ -211,8 +211,14 @@ int gpu_plan_mig(struct gpu_plan *p, const struct gpu_request *req, const struct
 	if (access && plan_access(p, req, inv, proc_root, dev_root, err) < 0)
 		return -1;
 	for (size_t i = 0; i < p->n_migs; i++) {
+		size_t first = p->n_items;
+
 		if (add_mig(p, inv, &p->migs[i], proc_root, dev_root, err) < 0)
 			return error_prefix(err, "MIG device %zu:%u", p->migs[i].gpu, p->migs[i].mig.index);
+		/* `all` is what this process can open (gpu.md §3.6): a MIG device
+		 * whose caps node is denied or missing is left out, with a warning. */
+		for (size_t k = first; k < p->n_items; k++)
+			p->items[k].optional = req->all;
 	}
 	if (access) {
 		strv_free(&p->proc_binds);

@@ -710,12 +710,21 @@ fake_container_proc() { sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-
 	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
 	assert_success
 	assert_output_eq "nvidia0 nvidia1 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap13 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	# A caps node this user cannot have: that MIG device is left out, with a warning.
+	cp -a "$G/fake/dev" "$WORK/dev"
+	rm "$WORK/dev/nvidia-caps/nvidia-cap13"
+	run --separate-stderr gpu CAPSA_NVIDIA_DEV_ROOT="$WORK/dev" NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia1 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	[[ $stderr == *"GPU device $WORK/dev/nvidia-caps/nvidia-cap13: cannot open: No such file or directory (ENOENT)"* ]] ||
+		{ echo "$stderr" >&2; false; }
 	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all gpu plan
 	assert_success
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap13 $G/fake/dev/nvidia-caps/nvidia-cap13 (optional)"
 	assert_line_eq "mig 1:0 - gi 1 ci 0 /dev/nvidia0"
 	assert_line_eq "mig 1:1 - gi 2 ci 0 /dev/nvidia0"
 	assert_line_eq "proc /proc/driver/nvidia/capabilities/gpu0/mig/gi2/ci0/access"
-	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap22 $G/fake/dev/nvidia-caps/nvidia-cap22"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap22 $G/fake/dev/nvidia-caps/nvidia-cap22 (optional)"
 	# With NVML (a MIG id), the plan names the MIG device's UUID; JSON too.
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:0 gpu plan --json
 	assert_success
@@ -750,7 +759,7 @@ assert [g["minor"] for g in d["gpus"]] == [0], d["gpus"]' "$output" "$MIG1"
 	# A caps node missing on the host: the ENOENT diagnostic names it.
 	cp -a "$G/fake/dev" "$WORK/dev"
 	rm "$WORK/dev/nvidia-caps/nvidia-cap22"
-	run --separate-stderr gpu DEVROOT="$WORK/dev" CAPSA_NVIDIA_DEV_ROOT="$WORK/dev" NVIDIA_VISIBLE_DEVICES="$MIG2" start gpu true
+	run --separate-stderr gpu CAPSA_NVIDIA_DEV_ROOT="$WORK/dev" NVIDIA_VISIBLE_DEVICES="$MIG2" start gpu true
 	assert_failure
 	[[ $stderr == *"GPU device $WORK/dev/nvidia-caps/nvidia-cap22: cannot open: No such file or directory (ENOENT)"* ]] ||
 		{ echo "$stderr" >&2; false; }

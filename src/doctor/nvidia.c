@@ -403,6 +403,49 @@ static void check_mig_access(const struct gpu_host *h, const struct gpu_inventor
 			   "MIG caps this user can open: %s", open_ok);
 }
 
+/* A MIG device's caps nodes, opened as a start opens them; "" when they open. */
+static void mig_device_nodes(const struct gpu_host *h, const struct gpu_inventory *inv, const struct gpu_info *g,
+			     const struct gpu_mig *m, char *bad, size_t len)
+{
+	for (int ci = 0; ci <= 1; ci++) {
+		char capfile[96], key[96];
+		_cleanup_free_ char *path = NULL;
+		struct error err = ERROR_INIT;
+		unsigned minor;
+		int fd = -1;
+
+		gpu_mig_cap_names(g->minor, m, ci, capfile, key);
+		if (gpu_mig_cap_minor(h->proc_root, capfile, key, &minor, &err) == 0) {
+			path = xasprintf("%s/nvidia-caps/nvidia-cap%u", h->dev_root, minor);
+			if (gpu_open_device_as(path, inv->major_caps, O_RDONLY, &fd, &err) == 0) {
+				close(fd);
+				continue;
+			}
+		}
+		snprintf(bad + strlen(bad), len - strlen(bad), "%s%s", *bad ? "; " : "", err.msg);
+	}
+}
+
+/* Each MIG device's GI and CI caps nodes: without them CUDA sees no device. */
+static void check_mig_nodes(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
+{
+	char bad[900] = "";
+	unsigned n = 0;
+
+	for (size_t i = 0; i < inv->n; i++) {
+		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++, n++)
+			mig_device_nodes(h, inv, &inv->gpus[i], &inv->gpus[i].mig[k], bad, sizeof(bad));
+	}
+	if (*bad)
+		doctor_add(r, "nvidia-mig", DOCTOR_WARN,
+			   "as root: nvidia-modprobe -f /proc/driver/nvidia/capabilities/gpuN/mig/giG[/ciC]/access "
+			   "creates a missing node; NVIDIA_VISIBLE_DEVICES=all leaves such MIG devices out",
+			   "MIG caps nodes that do not open: %s", bad);
+	else if (n)
+		doctor_add(r, "nvidia-mig", DOCTOR_OK, "GPU containers can be given these MIG devices",
+			   "the caps nodes of %u MIG device(s) open", n);
+}
+
 static void check_mig(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
 {
 	_cleanup_free_ char *minors = doctor_path(h->proc_root, "driver/nvidia-caps/mig-minors");
@@ -431,6 +474,7 @@ static void check_mig(const struct gpu_host *h, const struct gpu_inventory *inv,
 			   "MIG: %u GPU(s) in MIG mode with %u MIG device(s) (without NVML: MIG-capable GPUs unknown); "
 			   "nvidia-caps char major %d",
 			   enabled, devices, inv->major_caps);
+	check_mig_nodes(h, inv, r);
 	check_mig_access(h, inv, r);
 }
 

@@ -159,19 +159,28 @@ static int add_cap(struct gpu_plan *p, const struct gpu_inventory *inv, const ch
 	return 0;
 }
 
+void gpu_mig_cap_names(unsigned gpu_minor, const struct gpu_mig *m, bool ci, char capfile[96], char key[96])
+{
+	if (ci) {
+		snprintf(capfile, 96, "gpu%u/mig/gi%u/ci%u/access", gpu_minor, m->gi, m->ci);
+		snprintf(key, 96, "gpu%u/gi%u/ci%u/access", gpu_minor, m->gi, m->ci);
+	} else {
+		snprintf(capfile, 96, "gpu%u/mig/gi%u/access", gpu_minor, m->gi);
+		snprintf(key, 96, "gpu%u/gi%u/access", gpu_minor, m->gi);
+	}
+}
+
 static int add_mig(struct gpu_plan *p, const struct gpu_inventory *inv, const struct gpu_plan_mig *m,
 		   const char *proc_root, const char *dev_root, struct error *err)
 {
-	unsigned minor = inv->gpus[m->gpu].minor;
-	char capfile[96], key[96];
+	for (int ci = 0; ci <= 1; ci++) {
+		char capfile[96], key[96];
 
-	snprintf(capfile, sizeof(capfile), "gpu%u/mig/gi%u/access", minor, m->mig.gi);
-	snprintf(key, sizeof(key), "gpu%u/gi%u/access", minor, m->mig.gi);
-	if (add_cap(p, inv, proc_root, dev_root, capfile, key, NULL, err) < 0)
-		return -1;
-	snprintf(capfile, sizeof(capfile), "gpu%u/mig/gi%u/ci%u/access", minor, m->mig.gi, m->mig.ci);
-	snprintf(key, sizeof(key), "gpu%u/gi%u/ci%u/access", minor, m->mig.gi, m->mig.ci);
-	return add_cap(p, inv, proc_root, dev_root, capfile, key, NULL, err);
+		gpu_mig_cap_names(inv->gpus[m->gpu].minor, &m->mig, ci, capfile, key);
+		if (add_cap(p, inv, proc_root, dev_root, capfile, key, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* NVIDIA_MIG_CONFIG/MONITOR_DEVICES=all (gpu.md §1.6): the global cap

@@ -11,6 +11,7 @@
 #ifndef CAPSA_GPU_MIG_H
 #define CAPSA_GPU_MIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gpu/inventory.h"
@@ -31,6 +32,10 @@ int gpu_parse_mig_minors(const char *buf, const char *key, unsigned *ret_minor);
  * driver/nvidia), else the mig-minors line of key. */
 int gpu_mig_cap_minor(const char *proc_root, const char *capfile, const char *key, unsigned *ret_minor,
 		      struct error *err);
+
+/* The names of a MIG device's GPU-instance (ci false) or compute-instance
+ * access capability: its file under capabilities/ and its mig-minors key. */
+void gpu_mig_cap_names(unsigned gpu_minor, const struct gpu_mig *m, bool ci, char capfile[96], char key[96]);
 
 /* The MIG devices the driver lists for the GPU of this minor (its gi/ci
  * directories under capabilities/), in gi, ci order: what `all` selects

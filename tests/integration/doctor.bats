@@ -600,6 +600,7 @@ copy_proc() {
 	assert_no_line_matching '^\[FAIL\] .*(NVIDIA|nvidia|GPU)'
 	assert_output_contains "[OK]   NVML answers: driver $R, as the kernel module"
 	assert_output_contains "[OK]   MIG: 2 MIG-capable GPU(s), 1 in MIG mode with 2 MIG device(s); nvidia-caps char major 1"
+	assert_output_contains "[OK]   the caps nodes of 2 MIG device(s) open"
 	run --separate-stderr nvdoctor --json
 	python3 -c 'import json, sys
 d = json.loads(sys.argv[1])
@@ -679,6 +680,14 @@ assert st["nvidia-caps"] == "WARN", st' "$output"
 	assert_output_contains "[WARN] NVML ($G/fake/root/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.14) failed: the helper process was killed by signal 6"
 	# Without NVML, the driver's instances still count.
 	assert_output_contains "[OK]   MIG: 1 GPU(s) in MIG mode with 2 MIG device(s) (without NVML: MIG-capable GPUs unknown); nvidia-caps char major 1"
+	# A MIG device's caps node missing: a WARN naming it, with the way to create it.
+	DEVROOT=$T/nvdev
+	cp -a "$G/fake/dev" "$DEVROOT"
+	rm "$DEVROOT/nvidia-caps/nvidia-cap13"
+	run --separate-stderr nvdoctor
+	assert_output_contains "[WARN] MIG caps nodes that do not open: GPU device $DEVROOT/nvidia-caps/nvidia-cap13: cannot open: No such file or directory (ENOENT)"
+	assert_output_contains "nvidia-modprobe -f /proc/driver/nvidia/capabilities/gpuN/mig/giG[/ciC]/access"
+	DEVROOT=
 	# No nvidia-caps module with GPUs in MIG mode: a WARN.
 	copy_proc
 	sed -i '/nvidia-caps$/d' "$NPROC/devices"

@@ -97,8 +97,11 @@ int gpu_device_error(const char *path, const struct stat *st, int errnum, struct
 	cause(st, errnum, why, sizeof(why));
 	if (st && S_ISCHR(st->st_mode))
 		snprintf(node, sizeof(node), ", c %u:%u", major(st->st_rdev), minor(st->st_rdev));
-	return error_set(err, 0, "GPU device %s%s: cannot open: %s (%s): %s", path, node, strerror(errnum),
-			 errno_name(errnum), why);
+	error_set(err, 0, "GPU device %s%s: cannot open: %s (%s): %s", path, node, strerror(errnum),
+		  errno_name(errnum), why);
+	/* Set after the message, which already names the errno. */
+	err->code = errnum;
+	return -1;
 }
 
 int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
@@ -177,7 +180,7 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 	/* The driver checks a capability when its node is opened for reading;
 	 * they are 0444 (MIG access) or 0400: O_RDWR would always be denied. */
 	if (gpu_open_device_as(it->src, it->major, it->kind == GPU_ITEM_CAP ? O_RDONLY : O_RDWR, &fd, err) < 0) {
-		if (it->need && strstr(err->msg, "(EACCES)"))
+		if (it->need && err->code == EACCES)
 			return error_set(err, 0, "%s: MIG config/monitor requires access to %s (root-only on this host)",
 					 it->need, it->dst);
 		if (!it->optional)

@@ -370,40 +370,26 @@ static void check_nvml(const struct gpu_host *h, struct gpu_inventory *inv, stru
 			   "NVML answers: driver %s, as the kernel module", inv->nvml_driver);
 }
 
-/* Which of the global MIG caps (config, monitor) this user can open; a
- * root-only one is the driver's default, so information, not a failure. */
-static void check_mig_access(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
+
+/* Open a MIG capability's node as a start does (read-only); its path in
+ * *ret_path (free it) once its minor is known, else NULL. */
+static int open_cap(const struct gpu_host *h, const struct gpu_inventory *inv, const char *capfile,
+		    const char *key, char **ret_path, struct error *err)
 {
-	static const char *const keys[] = {"config", "monitor"};
-	char open_ok[160] = "", denied[160] = "";
+	unsigned minor;
+	int fd = -1;
 
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		_cleanup_free_ char *capfile = xasprintf("mig/%s", keys[i]);
-		_cleanup_free_ char *path = NULL;
-		struct error err = ERROR_INIT;
-		unsigned minor;
-		int fd = -1;
-		char *b;
-
-		if (gpu_mig_cap_minor(h->proc_root, capfile, keys[i], &minor, &err) < 0)
-			continue;
-		path = xasprintf("%s/nvidia-caps/nvidia-cap%u", h->dev_root, minor);
-		b = gpu_open_device_as(path, inv->major_caps, O_RDONLY, &fd, &err) == 0 ? open_ok : denied;
-		if (fd >= 0)
-			close(fd);
-		snprintf(b + strlen(b), sizeof(open_ok) - strlen(b), "%s%s %s", *b ? ", " : "", keys[i], path);
-	}
-	if (*denied)
-		doctor_add(r, "nvidia-mig", DOCTOR_OK,
-			   "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all are refused for this user; root "
-			   "(or an admin-chosen mode on these nodes) can use them",
-			   "MIG caps this user cannot open (root-only, the driver's default): %s", denied);
-	if (*open_ok)
-		doctor_add(r, "nvidia-mig", DOCTOR_OK, "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all work",
-			   "MIG caps this user can open: %s", open_ok);
+	*ret_path = NULL;
+	if (gpu_mig_cap_minor(h->proc_root, capfile, key, &minor, err) < 0)
+		return -1;
+	*ret_path = xasprintf("%s/nvidia-caps/nvidia-cap%u", h->dev_root, minor);
+	if (gpu_open_device_as(*ret_path, inv->major_caps, O_RDONLY, &fd, err) < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
-/* A MIG device's caps nodes, opened as a start opens them; "" when they open. */
+/* A MIG device's caps nodes; the errors of those that do not open in bad. */
 static void mig_device_nodes(const struct gpu_host *h, const struct gpu_inventory *inv, const struct gpu_info *g,
 			     const struct gpu_mig *m, char *bad, size_t len)
 {
@@ -411,18 +397,10 @@ static void mig_device_nodes(const struct gpu_host *h, const struct gpu_inventor
 		char capfile[96], key[96];
 		_cleanup_free_ char *path = NULL;
 		struct error err = ERROR_INIT;
-		unsigned minor;
-		int fd = -1;
 
 		gpu_mig_cap_names(g->minor, m, ci, capfile, key);
-		if (gpu_mig_cap_minor(h->proc_root, capfile, key, &minor, &err) == 0) {
-			path = xasprintf("%s/nvidia-caps/nvidia-cap%u", h->dev_root, minor);
-			if (gpu_open_device_as(path, inv->major_caps, O_RDONLY, &fd, &err) == 0) {
-				close(fd);
-				continue;
-			}
-		}
-		snprintf(bad + strlen(bad), len - strlen(bad), "%s%s", *bad ? "; " : "", err.msg);
+		if (open_cap(h, inv, capfile, key, &path, &err) < 0)
+			snprintf(bad + strlen(bad), len - strlen(bad), "%s%s", *bad ? "; " : "", err.msg);
 	}
 }
 
@@ -444,6 +422,33 @@ static void check_mig_nodes(const struct gpu_host *h, const struct gpu_inventory
 	else if (n)
 		doctor_add(r, "nvidia-mig", DOCTOR_OK, "GPU containers can be given these MIG devices",
 			   "the caps nodes of %u MIG device(s) open", n);
+}
+
+/* Which of the global MIG caps (config, monitor) this user can open; a
+ * root-only one is the driver's default, so information, not a failure. */
+static void check_mig_access(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
+{
+	static const char *const keys[] = {"config", "monitor"};
+	char open_ok[160] = "", denied[160] = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		_cleanup_free_ char *capfile = xasprintf("mig/%s", keys[i]);
+		_cleanup_free_ char *path = NULL;
+		struct error err = ERROR_INIT;
+		char *b = open_cap(h, inv, capfile, keys[i], &path, &err) == 0 ? open_ok : denied;
+
+		/* Not listed at all: a driver without MIG, nothing to say. */
+		if (path)
+			snprintf(b + strlen(b), sizeof(open_ok) - strlen(b), "%s%s %s", *b ? ", " : "", keys[i], path);
+	}
+	if (*denied)
+		doctor_add(r, "nvidia-mig", DOCTOR_OK,
+			   "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all are refused for this user; root "
+			   "(or an admin-chosen mode on these nodes) can use them",
+			   "MIG caps this user cannot open (root-only, the driver's default): %s", denied);
+	if (*open_ok)
+		doctor_add(r, "nvidia-mig", DOCTOR_OK, "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all work",
+			   "MIG caps this user can open: %s", open_ok);
 }
 
 static void check_mig(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)

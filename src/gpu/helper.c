@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,12 +21,16 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void child(gpu_helper_fn fn, void *arg, int fd)
+static void child(gpu_helper_fn fn, void *arg, int fd, int timeout_ms)
 {
+	struct rlimit cpu = {(rlim_t)timeout_ms / 1000 + 1, (rlim_t)timeout_ms / 1000 + 1};
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-	/* The library's chatter must not reach capsa's output (gpu plan --json). */
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+	/* The library's chatter must not reach capsa's output (gpu plan
+	 * --json); nothing it runs may gain privileges; a spinning library
+	 * dies of its CPU limit even if the parent cannot kill it. */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    setrlimit(RLIMIT_CPU, &cpu) < 0)
 		_exit(125);
 	_exit(fn(arg, fd));
 }
@@ -76,7 +82,7 @@ int gpu_helper_run(gpu_helper_fn fn, void *arg, void *buf, size_t len, size_t *r
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(fn, arg, p[1]);
+		child(fn, arg, p[1], timeout_ms);
 	}
 	close(p[1]);
 	*ret_n = 0;

@@ -56,4 +56,17 @@ TEST(when_nvml_is_needed)
 	ASSERT_STREQ(needed("all", "arch>=8.0", true, buf, sizeof(buf)), "-");
 }
 
-TAP_MAIN(T(brand_names), T(when_nvml_is_needed))
+TEST(mig_access_needs_nvml)
+{
+	struct gpu_request r;
+	char buf[64];
+
+	memset(&r, 0, sizeof(r));
+	r.active = r.all = true;
+	r.mig_monitor = true;
+	ASSERT_STREQ(gpu_nvml_needed(&r, buf, sizeof(buf)), "NVIDIA_MIG_MONITOR_DEVICES");
+	r.mig_config = true;
+	ASSERT_STREQ(gpu_nvml_needed(&r, buf, sizeof(buf)), "NVIDIA_MIG_CONFIG_DEVICES");
+}
+
+TAP_MAIN(T(brand_names), T(when_nvml_is_needed), T(mig_access_needs_nvml))

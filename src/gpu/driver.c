@@ -309,13 +309,14 @@ static int plan_imex(struct gpu_plan *p, const struct gpu_request *req, const st
 
 		if (strncmp(names.v[i], "channel", STRLEN("channel")))
 			continue;
-		if (stat(src, &st) < 0 && errno == ENOENT)
+		r = stat(src, &st);
+		if (r < 0 && errno == ENOENT)
 			r = error_set(err, 0,
 				      "NVIDIA_IMEX_CHANNELS: the IMEX channel %s does not exist (capsa never creates device "
 				      "nodes: as root, create it, e.g. the nvidia module option NVreg_CreateImexChannel0=1 "
 				      "for channel 0)",
 				      src);
-		else if (stat(src, &st) < 0)
+		else if (r < 0)
 			r = error_set(err, errno, "NVIDIA_IMEX_CHANNELS: %s", src);
 		if (r < 0)
 			break;

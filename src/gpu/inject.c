@@ -213,6 +213,22 @@ static const char *item_opts(const struct gpu_item *it)
 	}
 }
 
+static int inject_item(const struct gpu_inject_ctx *ctx, const struct gpu_item *it, struct error *err)
+{
+	switch (it->kind) {
+	case GPU_ITEM_DEV:
+	case GPU_ITEM_CAP:
+		return inject_device(ctx, it, err);
+	case GPU_ITEM_DEVDIR:
+		/* As a node: never a directory created in the host's /dev. */
+		if (gpu_check_dev_target(ctx->rootfd, it->dst, "CAPSA_NVIDIA_DEV_ROOT", err) < 0)
+			return -1;
+		return mount_item(ctx, it->src, it->dst, item_opts(it), err);
+	default:
+		return mount_item(ctx, it->src, it->dst, item_opts(it), err);
+	}
+}
+
 static int make_link(const struct gpu_inject_ctx *ctx, const struct gpu_link *l, struct error *err)
 {
 	_cleanup_close_ int dirfd = -1;
@@ -299,11 +315,7 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 	for (size_t i = 0; i < plan->n_items; i++) {
 		const struct gpu_item *it = &plan->items[i];
 		bool dev = it->kind == GPU_ITEM_DEV || it->kind == GPU_ITEM_CAP;
-		int r = it->kind == GPU_ITEM_DEVDIR ? gpu_check_dev_target(ctx->rootfd, it->dst, "CAPSA_NVIDIA_DEV_ROOT", err)
-						    : 0;
-
-		if (r == 0)
-			r = dev ? inject_device(ctx, it, err) : mount_item(ctx, it->src, it->dst, item_opts(it), err);
+		int r = inject_item(ctx, it, err);
 
 		/* Best effort (IPC, firmware, ICD files): binding the persistenced
 		 * socket fails in some Kubernetes pods (NVIDIA/enroot#265). */

@@ -132,7 +132,6 @@ static void load_migs(const char *proc_root, struct gpu_inventory *inv)
 	}
 }
 
-
 static int load_gpus(const char *proc_root, struct gpu_inventory *inv, struct error *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/driver/nvidia/gpus", proc_root);
@@ -159,9 +158,9 @@ int gpu_parse_device_major(const char *buf, const char *name)
 	/* Block devices follow a blank line: the character list ends there. */
 	for (l = l ? strchr(l, '\n') : NULL; l && l[1] && l[1] != '\n'; l = strchr(l + 1, '\n')) {
 		char have[64];
-		int major, n = 0;
+		int major;
 
-		if (sscanf(l + 1, "%d %63s%n", &major, have, &n) == 2 && major >= 0 && major <= 4095 &&
+		if (sscanf(l + 1, "%d %63s", &major, have) == 2 && major >= 0 && major <= 4095 &&
 		    !strcmp(have, name))
 			return major;
 	}

@@ -260,20 +260,21 @@ bool gpu_is_mig_id(const char *id)
 static int find_mig(const char *id, const struct gpu_inventory *inv, const struct gpu_mig **ret,
 		    struct error *err)
 {
-	unsigned g, m;
+	bool by_uuid = !strncasecmp(id, "MIG-", 4);
+	unsigned g = 0, m = 0;
 
-	for (size_t i = 0; !strncasecmp(id, "MIG-", 4) && i < inv->n; i++) {
+	if (!by_uuid && (sscanf(id, "%u:%u", &g, &m) != 2 || g >= inv->n))
+		return error_set(err, 0, "device error: '%s': unknown MIG device", id);
+	if (!by_uuid && !inv->gpus[g].mig_enabled)
+		return error_set(err, 0, "device error: '%s': GPU %u is not in MIG mode", id, g);
+	for (size_t i = 0; i < inv->n; i++) {
 		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++) {
-			if (!strcasecmp(id, inv->gpus[i].mig[k].uuid))
-				return *ret = &inv->gpus[i].mig[k], (int)i;
-		}
-	}
-	if (sscanf(id, "%u:%u", &g, &m) == 2 && g < inv->n) {
-		if (!inv->gpus[g].mig_enabled)
-			return error_set(err, 0, "device error: '%s': GPU %u is not in MIG mode", id, g);
-		for (unsigned k = 0; k < inv->gpus[g].n_mig; k++) {
-			if (inv->gpus[g].mig[k].index == m)
-				return *ret = &inv->gpus[g].mig[k], (int)g;
+			const struct gpu_mig *mig = &inv->gpus[i].mig[k];
+
+			if (by_uuid ? !strcasecmp(id, mig->uuid) : (i == g && mig->index == m)) {
+				*ret = mig;
+				return (int)i;
+			}
 		}
 	}
 	return error_set(err, 0, "device error: '%s': unknown MIG device", id);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Driver code (libcuda, NVML) runs in a forked child, never in capsa: a
  * crash or a hang there costs an error message, not the caller (the start
- * path, doctor). The child answers over a pipe within a time limit. */
+ * path, doctor). The child answers over a pipe within a time limit. It
+ * keeps capsa's uid, which is already the caller's (libnvidia-container
+ * drops from root to the caller or nobody; capsa never runs setuid). */
 #ifndef CAPSA_GPU_HELPER_H
 #define CAPSA_GPU_HELPER_H
 

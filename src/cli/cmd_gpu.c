@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "gpu/driver.h"
+#include "gpu/nvml.h"
 #include "gpu/slurmalloc.h"
 #include "util/cleanup.h"
 
@@ -26,7 +27,7 @@ static const char gpu_usage[] =
 	" Options:\n"
 	"   --json  Print JSON\n";
 
-static const char *const kind_names[] = {"dev", "lib", "bin", "firmware", "ipc", "config"};
+static const char *const kind_names[] = {"dev", "lib", "bin", "firmware", "ipc", "config", "cap", "devdir"};
 
 static int gpu_option(int id, const char *value, void *arg)
 {
@@ -76,6 +77,23 @@ static void print_json(const struct gpu_plan *p, const struct gpu_inventory *inv
 		json_str(g->uuid);
 		printf("}");
 	}
+	printf("], \"migs\": [");
+	for (size_t i = 0; i < p->n_migs; i++) {
+		const struct gpu_plan_mig *m = &p->migs[i];
+
+		printf("%s{\"gpu\": %zu, \"index\": %u, \"uuid\": ", i ? ", " : "", m->gpu, m->mig.index);
+		json_str(m->mig.uuid);
+		printf(", \"gi\": %u, \"ci\": %u, \"parent\": \"/dev/nvidia%u\"}", m->mig.gi, m->mig.ci,
+		       inv->gpus[m->gpu].minor);
+	}
+	printf("], \"proc\": [");
+	for (size_t i = 0; i < p->proc_binds.n; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		printf("%s", i ? ", " : "");
+		if (asprintf(&path, "/proc/driver/nvidia/%s", p->proc_binds.v[i]) > 0)
+			json_str(path);
+	}
 	printf("], \"mounts\": [");
 	for (size_t i = 0; i < p->n_items; i++) {
 		printf("%s{\"kind\": \"%s\", \"source\": ", i ? ", " : "", kind_names[p->items[i].kind]);
@@ -115,6 +133,15 @@ static void print_text(const struct gpu_plan *p, const struct gpu_inventory *inv
 
 		printf("gpu %zu %s %s /dev/nvidia%u\n", p->gpus[i], g->busid, g->uuid, g->minor);
 	}
+	/* Without NVML (all), the driver's instances have no UUID: "-". */
+	for (size_t i = 0; i < p->n_migs; i++) {
+		const struct gpu_plan_mig *m = &p->migs[i];
+
+		printf("mig %zu:%u %s gi %u ci %u /dev/nvidia%u\n", m->gpu, m->mig.index,
+		       m->mig.uuid[0] ? m->mig.uuid : "-", m->mig.gi, m->mig.ci, inv->gpus[m->gpu].minor);
+	}
+	for (size_t i = 0; i < p->proc_binds.n; i++)
+		printf("proc /proc/driver/nvidia/%s\n", p->proc_binds.v[i]);
 	for (size_t i = 0; i < p->n_items; i++)
 		printf("%s %s %s%s\n", kind_names[p->items[i].kind], p->items[i].dst, p->items[i].src,
 		       p->items[i].optional ? " (optional)" : "");
@@ -127,7 +154,7 @@ static void print_text(const struct gpu_plan *p, const struct gpu_inventory *inv
 static int plan(struct config *cfg, const struct gpu_request *req, int rootfd, bool json)
 {
 	_cleanup_free_ char *ldcache = NULL;
-	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
+	struct gpu_inventory inv = GPU_INVENTORY_INIT;
 	struct error err = ERROR_INIT;
 	struct gpu_plan p;
 	struct gpu_host host;
@@ -135,7 +162,7 @@ static int plan(struct config *cfg, const struct gpu_request *req, int rootfd, b
 	extern char **environ;
 
 	gpu_host_from_config(cfg, &host, &ldcache);
-	if (gpu_slurm_alloc_parse(environ, &alloc, &err) < 0 || gpu_inventory_load(host.proc_root, &inv, &err) < 0)
+	if (gpu_slurm_alloc_parse(environ, &alloc, &err) < 0 || gpu_inventory_for(&host, req, &inv, &err) < 0)
 		return cli_fail(&err);
 	/* Inside a Slurm job, as a start there would select. */
 	if (req->all)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* NVIDIA (gpu.md §5.3): what a GPU start will meet, found before a job
  * does. The facts come from the GPU code itself (inventory, ld cache,
- * device probe) so doctor and start cannot disagree; nothing here loads a
- * driver library, doctor stays lean. */
+ * device probe, NVML) so doctor and start cannot disagree; NVML runs in
+ * the same helper process a start uses, never in doctor itself. */
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -18,6 +18,8 @@
 #include "gpu/inject.h"
 #include "gpu/inventory.h"
 #include "gpu/ldcache.h"
+#include "gpu/mig.h"
+#include "gpu/nvml.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
@@ -346,20 +348,144 @@ static void check_firmware(const struct gpu_host *h, const char *rm, struct doct
 			   "no GSP firmware for %s in %s", rm, dir);
 }
 
-static void check_mig(const struct gpu_host *h, struct doctor_report *r)
+/* NVML as a start loads it (MIG ids, arch/brand requirements): found,
+ * answering, and of the kernel module's version. */
+static void check_nvml(const struct gpu_host *h, struct gpu_inventory *inv, struct doctor_report *r)
 {
-	_cleanup_free_ char *caps = doctor_path(h->proc_root, "driver/nvidia-caps");
+	struct error err = ERROR_INIT;
+
+	if (gpu_nvml_load(h, inv, &err) < 0)
+		doctor_add(r, "nvidia-nvml", DOCTOR_WARN,
+			   "MIG devices, arch/brand requirements and MIG config/monitor need NVML: install the "
+			   "driver's libnvidia-ml of the kernel module's version",
+			   "%s", err.msg);
+	else if (strcmp(inv->nvml_driver, inv->rm))
+		doctor_add(r, "nvidia-nvml", DOCTOR_FAIL,
+			   "reboot, or reload the nvidia modules, so that the kernel module and the libraries are of "
+			   "one driver",
+			   "driver/library version mismatch: NVML reports driver %s, the kernel module is %s",
+			   inv->nvml_driver, inv->rm);
+	else
+		doctor_add(r, "nvidia-nvml", DOCTOR_OK, "MIG devices and arch/brand requirements can be served",
+			   "NVML answers: driver %s, as the kernel module", inv->nvml_driver);
+}
+
+
+/* Open a MIG capability's node as a start does (read-only); its path in
+ * *ret_path (free it) once its minor is known, else NULL. */
+static int open_cap(const struct gpu_host *h, const struct gpu_inventory *inv, const char *capfile,
+		    const char *key, char **ret_path, struct error *err)
+{
+	unsigned minor;
+	int fd = -1;
+
+	*ret_path = NULL;
+	if (gpu_mig_cap_minor(h->proc_root, capfile, key, &minor, err) < 0)
+		return -1;
+	*ret_path = xasprintf("%s/nvidia-caps/nvidia-cap%u", h->dev_root, minor);
+	if (gpu_open_device_as(*ret_path, inv->major_caps, O_RDONLY, &fd, err) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* A MIG device's caps nodes; the errors of those that do not open in bad. */
+static void mig_device_nodes(const struct gpu_host *h, const struct gpu_inventory *inv, const struct gpu_info *g,
+			     const struct gpu_mig *m, char *bad, size_t len)
+{
+	for (int ci = 0; ci <= 1; ci++) {
+		char capfile[96], key[96];
+		_cleanup_free_ char *path = NULL;
+		struct error err = ERROR_INIT;
+
+		gpu_mig_cap_names(g->minor, m, ci, capfile, key);
+		if (open_cap(h, inv, capfile, key, &path, &err) < 0)
+			snprintf(bad + strlen(bad), len - strlen(bad), "%s%s", *bad ? "; " : "", err.msg);
+	}
+}
+
+/* Each MIG device's GI and CI caps nodes: without them CUDA sees no device. */
+static void check_mig_nodes(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
+{
+	char bad[900] = "";
+	unsigned n = 0;
+
+	for (size_t i = 0; i < inv->n; i++) {
+		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++, n++)
+			mig_device_nodes(h, inv, &inv->gpus[i], &inv->gpus[i].mig[k], bad, sizeof(bad));
+	}
+	if (*bad)
+		doctor_add(r, "nvidia-mig", DOCTOR_WARN,
+			   "as root: nvidia-modprobe -f /proc/driver/nvidia/capabilities/gpuN/mig/giG[/ciC]/access "
+			   "creates a missing node; NVIDIA_VISIBLE_DEVICES=all leaves such MIG devices out",
+			   "MIG caps nodes that do not open: %s", bad);
+	else if (n)
+		doctor_add(r, "nvidia-mig", DOCTOR_OK, "GPU containers can be given these MIG devices",
+			   "the caps nodes of %u MIG device(s) open", n);
+}
+
+/* Which of the global MIG caps (config, monitor) this user can open; a
+ * root-only one is the driver's default, so information, not a failure. */
+static void check_mig_access(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
+{
+	static const char *const keys[] = {"config", "monitor"};
+	char open_ok[160] = "", denied[160] = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		_cleanup_free_ char *capfile = xasprintf("mig/%s", keys[i]);
+		_cleanup_free_ char *path = NULL;
+		struct error err = ERROR_INIT;
+		char *b = open_cap(h, inv, capfile, keys[i], &path, &err) == 0 ? open_ok : denied;
+
+		/* Not listed at all: a driver without MIG, nothing to say. */
+		if (path)
+			snprintf(b + strlen(b), sizeof(open_ok) - strlen(b), "%s%s %s", *b ? ", " : "", keys[i], path);
+	}
+	if (*denied)
+		doctor_add(r, "nvidia-mig", DOCTOR_OK,
+			   "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all are refused for this user; root "
+			   "(or an admin-chosen mode on these nodes) can use them",
+			   "MIG caps this user cannot open (root-only, the driver's default): %s", denied);
+	if (*open_ok)
+		doctor_add(r, "nvidia-mig", DOCTOR_OK, "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all work",
+			   "MIG caps this user can open: %s", open_ok);
+}
+
+static void check_mig(const struct gpu_host *h, const struct gpu_inventory *inv, struct doctor_report *r)
+{
+	_cleanup_free_ char *minors = doctor_path(h->proc_root, "driver/nvidia-caps/mig-minors");
+	unsigned capable = 0, enabled = 0, devices = 0;
 	struct stat st;
 
-	if (stat(caps, &st) == 0 && S_ISDIR(st.st_mode))
+	for (size_t i = 0; i < inv->n; i++) {
+		capable += inv->gpus[i].mig_capable;
+		enabled += inv->gpus[i].mig_enabled;
+		devices += inv->gpus[i].n_mig;
+	}
+	if (enabled == 0 && capable == 0 && stat(minors, &st) < 0)
+		return;
+	if (enabled > 0 && inv->major_caps < 0)
+		doctor_add(r, "nvidia-mig", DOCTOR_WARN,
+			   "as root: modprobe nvidia-caps (nvidia-modprobe); MIG devices need its nodes",
+			   "%u GPU(s) in MIG mode but no nvidia-caps in %s/devices", enabled, h->proc_root);
+	else if (inv->nvml)
 		doctor_add(r, "nvidia-mig", DOCTOR_OK,
-			   "request whole GPUs (NVIDIA_VISIBLE_DEVICES=all or indices), not MIG-... devices",
-			   "%s exists (MIG capable): capsa does not support MIG devices yet", caps);
+			   "MIG devices: NVIDIA_VISIBLE_DEVICES=MIG-<uuid> or <gpu>:<mig>; all includes them",
+			   "MIG: %u MIG-capable GPU(s), %u in MIG mode with %u MIG device(s); nvidia-caps char major %d",
+			   capable, enabled, devices, inv->major_caps);
+	else
+		doctor_add(r, "nvidia-mig", DOCTOR_OK,
+			   "MIG devices: NVIDIA_VISIBLE_DEVICES=MIG-<uuid> or <gpu>:<mig>; all includes them",
+			   "MIG: %u GPU(s) in MIG mode with %u MIG device(s) (without NVML: MIG-capable GPUs unknown); "
+			   "nvidia-caps char major %d",
+			   enabled, devices, inv->major_caps);
+	check_mig_nodes(h, inv, r);
+	check_mig_access(h, inv, r);
 }
 
 void doctor_check_nvidia(const struct doctor_env *env, struct doctor_report *r)
 {
-	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
+	struct gpu_inventory inv = GPU_INVENTORY_INIT;
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *owned = NULL;
 	struct gpu_host h;
@@ -380,6 +506,7 @@ void doctor_check_nvidia(const struct doctor_env *env, struct doctor_report *r)
 	check_libs(&h, inv.rm, r);
 	check_ipc(&h, r);
 	check_firmware(&h, inv.rm, r);
-	check_mig(&h, r);
+	check_nvml(&h, &inv, r);
+	check_mig(&h, &inv, r);
 	gpu_inventory_done(&inv);
 }

@@ -12,6 +12,7 @@
 #include "gpu/cudaver.h"
 #include "gpu/driver.h"
 #include "gpu/ldcache.h"
+#include "gpu/mig.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -283,6 +284,49 @@ static int check_requires(const struct gpu_request *req, const struct gpu_invent
 	return gpu_check_requires(req, inv, known ? cuda : NULL, p->gpus, p->n_gpus, err);
 }
 
+/* NVIDIA_IMEX_CHANNELS (gpu.md §1.6), as the toolkit: the named channels'
+ * nodes, which must exist (capsa never mknods; a missing one is an error).
+ * Without the variable none, although enroot binds the whole directory with
+ * compute: a channel is what keeps jobs that share an NVLink domain apart,
+ * and handing every channel to every container would undo that. */
+static int plan_imex(struct gpu_plan *p, const struct gpu_request *req, const struct gpu_inventory *inv,
+		     const char *dev_root, struct error *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/nvidia-caps-imex-channels", dev_root);
+	struct strv names = STRV_INIT;
+	int r = 0;
+
+	if (req->imex_all && list_dir_sorted(dir, NULL, &names, err) < 0)
+		return error_prefix(err, "NVIDIA_IMEX_CHANNELS=all");
+	for (size_t i = 0; i < req->imex.n; i++)
+		strv_pushf(&names, "channel%s", req->imex.v[i]);
+	if (req->imex_all && names.n == 0)
+		r = error_set(err, 0, "NVIDIA_IMEX_CHANNELS=all: no IMEX channel in %s", dir);
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", dir, names.v[i]);
+		_cleanup_free_ char *dst = xasprintf("/dev/nvidia-caps-imex-channels/%s", names.v[i]);
+		struct stat st;
+
+		if (strncmp(names.v[i], "channel", STRLEN("channel")))
+			continue;
+		r = stat(src, &st);
+		if (r < 0 && errno == ENOENT)
+			r = error_set(err, 0,
+				      "NVIDIA_IMEX_CHANNELS: the IMEX channel %s does not exist (capsa never creates device "
+				      "nodes: as root, create it, e.g. the nvidia module option NVreg_CreateImexChannel0=1 "
+				      "for channel 0)",
+				      src);
+		else if (r < 0)
+			r = error_set(err, errno, "NVIDIA_IMEX_CHANNELS: %s", src);
+		if (r < 0)
+			break;
+		gpu_plan_add(p, GPU_ITEM_CAP, src, dst, false);
+		p->items[p->n_items - 1].major = inv->major_imex;
+	}
+	strv_free(&names);
+	return r;
+}
+
 void gpu_host_from_config(const struct config *cfg, struct gpu_host *h, char **owned)
 {
 	h->driver_root = config_get(cfg, "NVIDIA_DRIVER_ROOT");
@@ -352,12 +396,17 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 	p.libdir = xstrdup(gpu_libdir(is_debian(rootfd)));
 	if (req->caps & GPU_CAP_COMPAT32)
 		p.libdir32 = xstrdup(libdir32(rootfd));
-	if (gpu_select(req, inv, &p.gpus, &p.n_gpus, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
+	if (gpu_select(req, inv, &p, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
 	    check_core_libs(host, req, inv, &p, err) < 0 || check_requires(req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);
 		return -1;
 	}
 	gpu_plan_devices(&p, inv, req->caps, host->dev_root);
+	if (gpu_plan_mig(&p, req, inv, host->proc_root, host->dev_root, err) < 0 ||
+	    plan_imex(&p, req, inv, host->dev_root, err) < 0) {
+		gpu_plan_done(&p);
+		return -1;
+	}
 	snprintf(p.rm, sizeof(p.rm), "%s", inv->rm);
 	p.cuda_compat = host->cuda_compat && (req->caps & (GPU_CAP_COMPUTE | GPU_CAP_VIDEO));
 	*ret = p;

@@ -97,11 +97,19 @@ int gpu_device_error(const char *path, const struct stat *st, int errnum, struct
 	cause(st, errnum, why, sizeof(why));
 	if (st && S_ISCHR(st->st_mode))
 		snprintf(node, sizeof(node), ", c %u:%u", major(st->st_rdev), minor(st->st_rdev));
-	return error_set(err, 0, "GPU device %s%s: cannot open: %s (%s): %s", path, node, strerror(errnum),
-			 errno_name(errnum), why);
+	error_set(err, 0, "GPU device %s%s: cannot open: %s (%s): %s", path, node, strerror(errnum),
+		  errno_name(errnum), why);
+	/* Set after the message, which already names the errno. */
+	err->code = errnum;
+	return -1;
 }
 
 int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
+{
+	return gpu_open_device_as(path, major, O_RDWR, ret_fd, err);
+}
+
+int gpu_open_device_as(const char *path, int major, int oflags, int *ret_fd, struct error *err)
 {
 	/* The dev root is the admin's (or a test's): its symlinks are followed. */
 	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
@@ -122,7 +130,7 @@ int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err)
 				 major(st.st_rdev), minor(st.st_rdev), major);
 	/* Opened through the checked fd: no swap between check and use. */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	probe = open(self, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	probe = open(self, oflags | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (probe < 0)
 		return gpu_device_error(path, &st, errno, err);
 	*ret_fd = TAKE_FD(fd);
@@ -169,7 +177,12 @@ static int inject_device(const struct gpu_inject_ctx *ctx, const struct gpu_item
 	_cleanup_close_ int fd = -1;
 	char src[64];
 
-	if (gpu_open_device(it->src, it->major, &fd, err) < 0) {
+	/* The driver checks a capability when its node is opened for reading;
+	 * they are 0444 (MIG access) or 0400: O_RDWR would always be denied. */
+	if (gpu_open_device_as(it->src, it->major, it->kind == GPU_ITEM_CAP ? O_RDONLY : O_RDWR, &fd, err) < 0) {
+		if (it->need && err->code == EACCES)
+			return error_set(err, 0, "%s: MIG config/monitor requires access to %s (root-only on this host)",
+					 it->need, it->dst);
 		if (!it->optional)
 			return -1;
 		warn(ctx, err->msg);
@@ -188,6 +201,8 @@ static const char *item_opts(const struct gpu_item *it)
 	switch (it->kind) {
 	case GPU_ITEM_IPC:
 		return "x-create=auto,bind,nosuid,nodev,noexec";
+	case GPU_ITEM_DEVDIR:
+		return "x-create=dir,bind,nosuid,noexec";
 	case GPU_ITEM_FW:
 	case GPU_ITEM_CONF:
 		return "x-create=file,bind,ro,nosuid,nodev";
@@ -195,6 +210,22 @@ static const char *item_opts(const struct gpu_item *it)
 		return "x-create=file,bind,ro,nosuid,nodev";
 	default:
 		return "x-create=file,bind,ro,nosuid,nodev";
+	}
+}
+
+static int inject_item(const struct gpu_inject_ctx *ctx, const struct gpu_item *it, struct error *err)
+{
+	switch (it->kind) {
+	case GPU_ITEM_DEV:
+	case GPU_ITEM_CAP:
+		return inject_device(ctx, it, err);
+	case GPU_ITEM_DEVDIR:
+		/* As a node: never a directory created in the host's /dev. */
+		if (gpu_check_dev_target(ctx->rootfd, it->dst, "CAPSA_NVIDIA_DEV_ROOT", err) < 0)
+			return -1;
+		return mount_item(ctx, it->src, it->dst, item_opts(it), err);
+	default:
+		return mount_item(ctx, it->src, it->dst, item_opts(it), err);
 	}
 }
 
@@ -283,12 +314,12 @@ int gpu_inject(const struct gpu_inject_ctx *ctx, const struct gpu_plan *plan, st
 
 	for (size_t i = 0; i < plan->n_items; i++) {
 		const struct gpu_item *it = &plan->items[i];
-		int r = it->kind == GPU_ITEM_DEV ? inject_device(ctx, it, err)
-						 : mount_item(ctx, it->src, it->dst, item_opts(it), err);
+		bool dev = it->kind == GPU_ITEM_DEV || it->kind == GPU_ITEM_CAP;
+		int r = inject_item(ctx, it, err);
 
 		/* Best effort (IPC, firmware, ICD files): binding the persistenced
 		 * socket fails in some Kubernetes pods (NVIDIA/enroot#265). */
-		if (r < 0 && it->optional && it->kind != GPU_ITEM_DEV) {
+		if (r < 0 && it->optional && !dev) {
 			warn(ctx, err->msg);
 			error_clear(err);
 		} else if (r < 0) {

@@ -20,8 +20,11 @@ struct gpu_inject_ctx {
  * one message naming the node, the errno and the likely cause. *ret_fd is
  * an O_PATH fd of the validated character device (of that major unless -1). */
 int gpu_open_device(const char *path, int major, int *ret_fd, struct error *err);
+/* The same with the probe's open flags (O_RDONLY for capability nodes). */
+int gpu_open_device_as(const char *path, int major, int oflags, int *ret_fd, struct error *err);
 
-/* Explain errno for path (st may be NULL) in err; returns -1. */
+/* Explain errno for path (st may be NULL) in err (err->code = errnum);
+ * returns -1. */
 int gpu_device_error(const char *path, const struct stat *st, int errnum, struct error *err);
 
 /* A device node missing from the container's /dev when that /dev is the

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gpu/inventory.h"
+#include "gpu/mig.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
@@ -120,6 +121,17 @@ static int load_gpu(int gpusfd, const char *name, struct gpu_inventory *inv, str
 	return 0;
 }
 
+/* Without NVML, the MIG devices are the instances the driver lists. */
+static void load_migs(const char *proc_root, struct gpu_inventory *inv)
+{
+	for (size_t i = 0; i < inv->n; i++) {
+		struct gpu_info *g = &inv->gpus[i];
+
+		g->n_mig = gpu_mig_scan(proc_root, g->minor, g->mig, GPU_MAX_MIG);
+		g->mig_enabled = g->n_mig > 0;
+	}
+}
+
 static int load_gpus(const char *proc_root, struct gpu_inventory *inv, struct error *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/driver/nvidia/gpus", proc_root);
@@ -139,23 +151,28 @@ static int load_gpus(const char *proc_root, struct gpu_inventory *inv, struct er
 	return 0;
 }
 
-void gpu_parse_devices(const char *buf, int *ret_nvidia, int *ret_uvm)
+int gpu_parse_device_major(const char *buf, const char *name)
 {
 	const char *l = strstr(buf, "Character devices:");
 
-	*ret_nvidia = *ret_uvm = -1;
 	/* Block devices follow a blank line: the character list ends there. */
 	for (l = l ? strchr(l, '\n') : NULL; l && l[1] && l[1] != '\n'; l = strchr(l + 1, '\n')) {
-		char name[32];
-		int major, n = 0;
+		char have[64];
+		int major;
 
-		if (sscanf(l + 1, "%d %31s%n", &major, name, &n) != 2 || major < 0 || major > 4095)
-			continue;
-		if (!strcmp(name, "nvidia-frontend") || !strcmp(name, "nvidia"))
-			*ret_nvidia = major;
-		else if (!strcmp(name, "nvidia-uvm"))
-			*ret_uvm = major;
+		if (sscanf(l + 1, "%d %63s", &major, have) == 2 && major >= 0 && major <= 4095 &&
+		    !strcmp(have, name))
+			return major;
 	}
+	return -1;
+}
+
+void gpu_parse_devices(const char *buf, int *ret_nvidia, int *ret_uvm)
+{
+	*ret_nvidia = gpu_parse_device_major(buf, "nvidia-frontend");
+	if (*ret_nvidia < 0)
+		*ret_nvidia = gpu_parse_device_major(buf, "nvidia");
+	*ret_uvm = gpu_parse_device_major(buf, "nvidia-uvm");
 }
 
 /* Without the file (some sandboxes hide it) nothing is checked. */
@@ -165,15 +182,18 @@ static void load_majors(const char *proc_root, struct gpu_inventory *inv)
 	_cleanup_free_ char *buf = NULL;
 	struct error ignore = ERROR_INIT;
 
-	if (read_file_at(AT_FDCWD, path, GPU_PROC_MAX_FILE, &buf, NULL, &ignore) == 0)
-		gpu_parse_devices(buf, &inv->major_nvidia, &inv->major_uvm);
+	if (read_file_at(AT_FDCWD, path, GPU_PROC_MAX_FILE, &buf, NULL, &ignore) < 0)
+		return;
+	gpu_parse_devices(buf, &inv->major_nvidia, &inv->major_uvm);
+	inv->major_caps = gpu_parse_device_major(buf, "nvidia-caps");
+	inv->major_imex = gpu_parse_device_major(buf, "nvidia-caps-imex-channels");
 }
 
 int gpu_inventory_load(const char *proc_root, struct gpu_inventory *ret, struct error *err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/driver/nvidia/version", proc_root);
 	_cleanup_free_ char *buf = NULL;
-	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
+	struct gpu_inventory inv = GPU_INVENTORY_INIT;
 
 	if (read_file_at(AT_FDCWD, path, GPU_PROC_MAX_FILE, &buf, NULL, err) < 0)
 		return error_prefix(err, "the NVIDIA kernel module is not loaded (%s)", path);
@@ -184,6 +204,7 @@ int gpu_inventory_load(const char *proc_root, struct gpu_inventory *ret, struct 
 		gpu_inventory_done(&inv);
 		return -1;
 	}
+	load_migs(proc_root, &inv);
 	*ret = inv;
 	return 0;
 }

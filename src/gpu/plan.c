@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -134,7 +135,7 @@ void gpu_plan_add(struct gpu_plan *p, enum gpu_item_kind kind, const char *src, 
 		p->cap_items = p->cap_items ? 2 * p->cap_items : 32;
 		p->items = xrealloc(p->items, p->cap_items * sizeof(*p->items));
 	}
-	p->items[p->n_items++] = (struct gpu_item){kind, xstrdup(src), xstrdup(dst), optional, -1};
+	p->items[p->n_items++] = (struct gpu_item){kind, xstrdup(src), xstrdup(dst), optional, -1, NULL};
 }
 
 void gpu_plan_link(struct gpu_plan *p, const char *dir, const char *name, const char *target)
@@ -154,7 +155,7 @@ static const char *base_name(const char *path)
 }
 
 /* Stale libraries of another driver version stay behind (gpu.md §2.1.4). */
-static bool matches_rm(const char *path, const char *rm)
+bool gpu_lib_of_version(const char *path, const char *rm)
 {
 	const char *b = base_name(path);
 	size_t bl = strlen(b), rl = strlen(rm);
@@ -185,7 +186,7 @@ void gpu_plan_libs(struct gpu_plan *p, const struct gpu_lib_candidate *c, size_t
 	for (size_t i = 0; i < n; i++) {
 		int idx = lib_index(c[i].soname, caps);
 
-		if (idx >= 0 && matches_rm(c[i].path, rm))
+		if (idx >= 0 && gpu_lib_of_version(c[i].path, rm))
 			chosen[idx] = &c[i];
 		else if (idx >= 0)
 			strv_pushf(&p->warnings, "skipped %s: not the driver version %s", c[i].path, rm);
@@ -239,8 +240,44 @@ void gpu_plan_done(struct gpu_plan *p)
 	free(p->libdir);
 	free(p->libdir32);
 	free(p->gpus);
+	free(p->migs);
+	strv_free(&p->proc_binds);
 	strv_free(&p->warnings);
 	memset(p, 0, sizeof(*p));
+}
+
+bool gpu_is_mig_id(const char *id)
+{
+	unsigned g, m;
+	int n = 0;
+
+	if (!strncasecmp(id, "MIG-", 4))
+		return true;
+	return strspn(id, "0123456789:") == strlen(id) && sscanf(id, "%u:%u%n", &g, &m, &n) == 2 && id[n] == '\0';
+}
+
+/* The parent's inventory index of a MIG id, its device in *ret; -1 with err. */
+static int find_mig(const char *id, const struct gpu_inventory *inv, const struct gpu_mig **ret,
+		    struct error *err)
+{
+	bool by_uuid = !strncasecmp(id, "MIG-", 4);
+	unsigned g = 0, m = 0;
+
+	if (!by_uuid && (sscanf(id, "%u:%u", &g, &m) != 2 || g >= inv->n))
+		return error_set(err, 0, "device error: '%s': unknown MIG device", id);
+	if (!by_uuid && !inv->gpus[g].mig_enabled)
+		return error_set(err, 0, "device error: '%s': GPU %u is not in MIG mode", id, g);
+	for (size_t i = 0; i < inv->n; i++) {
+		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++) {
+			const struct gpu_mig *mig = &inv->gpus[i].mig[k];
+
+			if (by_uuid ? !strcasecmp(id, mig->uuid) : (i == g && mig->index == m)) {
+				*ret = mig;
+				return (int)i;
+			}
+		}
+	}
+	return error_set(err, 0, "device error: '%s': unknown MIG device", id);
 }
 
 /* The inventory index for one NVIDIA_VISIBLE_DEVICES id, or -1 with err. */
@@ -250,8 +287,6 @@ static int find_gpu(const char *id, const struct gpu_inventory *inv, struct erro
 	char *end;
 	unsigned long idx;
 
-	if (!strncasecmp(id, "MIG-", 4) || (strchr(id, ':') && !strchr(id, '.')))
-		return error_set(err, 0, "device error: '%s': MIG devices are not supported yet", id);
 	for (size_t i = 0; i < inv->n; i++) {
 		if (!strncasecmp(id, "GPU-", 4) && !strcasecmp(id, inv->gpus[i].uuid))
 			return (int)i;
@@ -267,38 +302,61 @@ static int find_gpu(const char *id, const struct gpu_inventory *inv, struct erro
 			 id, inv->n);
 }
 
-int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, size_t **ret, size_t *ret_n,
+static void add_gpu(struct gpu_plan *p, size_t g)
+{
+	for (size_t k = 0; k < p->n_gpus; k++) {
+		if (p->gpus[k] == g)
+			return;
+	}
+	p->gpus[p->n_gpus++] = g;
+}
+
+static void add_mig(struct gpu_plan *p, size_t g, const struct gpu_mig *m)
+{
+	for (size_t k = 0; k < p->n_migs; k++) {
+		if (p->migs[k].gpu == g && p->migs[k].mig.gi == m->gi && p->migs[k].mig.ci == m->ci)
+			return;
+	}
+	add_gpu(p, g);
+	p->migs[p->n_migs++] = (struct gpu_plan_mig){g, *m};
+}
+
+int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, struct gpu_plan *p,
 	       struct error *err)
 {
-	size_t *sel = xcalloc(inv->n + 1, sizeof(*sel)), n = 0;
-
-	for (size_t i = 0; req->all && i < inv->n; i++)
-		sel[n++] = i;
-	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
-		int g = find_gpu(req->ids.v[i], inv, err);
-		bool dup = false;
-
-		if (g < 0) {
-			free(sel);
-			return -1;
-		}
-		for (size_t k = 0; k < n; k++)
-			dup |= sel[k] == (size_t)g;
-		if (!dup)
-			sel[n++] = (size_t)g;
+	p->gpus = xcalloc(inv->n + 1, sizeof(*p->gpus));
+	p->migs = xcalloc(inv->n * GPU_MAX_MIG + 1, sizeof(*p->migs));
+	for (size_t i = 0; req->all && i < inv->n; i++) {
+		add_gpu(p, i);
+		for (unsigned k = 0; k < inv->gpus[i].n_mig; k++)
+			add_mig(p, i, &inv->gpus[i].mig[k]);
 	}
-	*ret = sel;
-	*ret_n = n;
+	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
+		const char *id = req->ids.v[i];
+		const struct gpu_mig *m = NULL;
+		int g = gpu_is_mig_id(id) ? find_mig(id, inv, &m, err) : find_gpu(id, inv, err);
+
+		if (g < 0)
+			return -1;
+		if (m)
+			add_mig(p, (size_t)g, m);
+		else
+			add_gpu(p, (size_t)g);
+	}
 	return 0;
 }
 
-static int check_one(const struct gpu_request *req, const struct gpu_require_ctx *c, struct error *err)
+/* label names the GPU the requirement was checked against, or is NULL. */
+static int check_one(const struct gpu_request *req, const struct gpu_require_ctx *c, const char *label,
+		     struct error *err)
 {
 	for (size_t i = 0; i < req->requires.n; i++) {
 		int r = gpu_require_check(req->requires.v[i], c, err);
 
-		if (r <= 0)
+		if (r < 0 || (r == 0 && label == NULL))
 			return error_prefix(err, "requirement error");
+		if (r == 0)
+			return error_prefix(err, "requirement error: %s", label);
 	}
 	return 0;
 }
@@ -306,16 +364,25 @@ static int check_one(const struct gpu_request *req, const struct gpu_require_ctx
 int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
 		       const size_t *gpus, size_t n_gpus, struct error *err)
 {
-	/* No NVML in this slice: arch and brand are unknown and so satisfied;
-	 * the driver version is the kernel module's. */
+	/* The driver version is the kernel module's; arch and brand are
+	 * NVML's, unknown (so satisfied) for a GPU NVML did not report. */
 	struct gpu_require_ctx c = {cuda, inv->rm[0] ? inv->rm : NULL, NULL, NULL};
 
 	if (req->disable_require)
 		return 0;
 	for (size_t i = 0; i < n_gpus; i++) {
-		(void)gpus[i];
-		if (check_one(req, &c, err) < 0)
+		const struct gpu_info *g = &inv->gpus[gpus[i]];
+		char label[192];
+
+		c.arch = g->arch[0] ? g->arch : NULL;
+		c.brand = g->brand[0] ? g->brand : NULL;
+		if (g->nvml)
+			snprintf(label, sizeof(label), "GPU %zu (%s, %s, arch %s)", gpus[i], g->busid, g->brand,
+				 c.arch ? c.arch : "?");
+		else
+			snprintf(label, sizeof(label), "GPU %zu (%s)", gpus[i], g->busid);
+		if (check_one(req, &c, label, err) < 0)
 			return -1;
 	}
-	return n_gpus ? 0 : check_one(req, &c, err);
+	return n_gpus ? 0 : check_one(req, &c, NULL, err);
 }

@@ -13,7 +13,20 @@
 #include "util/error.h"
 #include "util/strv.h"
 
-enum gpu_item_kind { GPU_ITEM_DEV, GPU_ITEM_LIB, GPU_ITEM_BIN, GPU_ITEM_FW, GPU_ITEM_IPC, GPU_ITEM_CONF };
+/* GPU_ITEM_CAP: a capability node (MIG, IMEX), opened read-only as the
+ * driver's user space opens it (they are 0444 or root-only 0400). */
+/* GPU_ITEM_DEVDIR: a directory of device nodes (/dev/nvidia-caps for MIG
+ * config, whose instances' nodes appear as they are created). */
+enum gpu_item_kind {
+	GPU_ITEM_DEV,
+	GPU_ITEM_LIB,
+	GPU_ITEM_BIN,
+	GPU_ITEM_FW,
+	GPU_ITEM_IPC,
+	GPU_ITEM_CONF,
+	GPU_ITEM_CAP,
+	GPU_ITEM_DEVDIR
+};
 
 struct gpu_item {
 	enum gpu_item_kind kind;
@@ -21,10 +34,19 @@ struct gpu_item {
 	char *dst; /* container path */
 	bool optional; /* missing or failing: a warning, not an error */
 	int major;     /* devices: the expected major, -1 when unknown */
+	/* The variable that asked for a root-only capability node (MIG
+	 * config/monitor): a denied open says so. NULL for the others. */
+	const char *need;
 };
 
 struct gpu_link {
 	char *dir, *name, *target; /* symlinkat(target, <dir in the rootfs>, name) */
+};
+
+/* A selected MIG device: inventory index of its GPU, and the device. */
+struct gpu_plan_mig {
+	size_t gpu;
+	struct gpu_mig mig;
 };
 
 struct gpu_plan {
@@ -36,8 +58,13 @@ struct gpu_plan {
 	char *libdir32;          /* its 32-bit twin, with compat32 only (else NULL) */
 	char rm[32];             /* the driver (kernel module) version */
 	bool cuda_compat;        /* use the image's newer CUDA compat libraries */
-	size_t *gpus;            /* selected inventory indices */
+	size_t *gpus;            /* selected inventory indices (MIG devices' parents too) */
 	size_t n_gpus;
+	struct gpu_plan_mig *migs; /* selected MIG devices */
+	size_t n_migs;
+	/* Files or directories under /proc/driver/nvidia bound read-only into
+	 * the container's masked copy ("capabilities/gpu0/mig/gi1/access"). */
+	struct strv proc_binds;
 	struct strv warnings;
 };
 
@@ -47,8 +74,13 @@ struct gpu_lib_candidate {
 	const char *path;
 };
 
-/* The selected GPUs for the request (ids by UUID, PCI bus id or index). */
-int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, size_t **ret, size_t *ret_n,
+/* A MIG device id: "MIG-<uuid>" or "<gpu index>:<mig index>". */
+bool gpu_is_mig_id(const char *id);
+
+/* The selected GPUs and MIG devices of the request into p->gpus and
+ * p->migs (ids by UUID, PCI bus id, index, MIG UUID, "g:m"); `all` takes
+ * every GPU and every MIG device of the inventory. */
+int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, struct gpu_plan *p,
 	       struct error *err);
 
 /* Check every requirement against every selected GPU (once without one).
@@ -58,6 +90,8 @@ int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory
 
 /* Does soname belong to a library stem wanted for caps? */
 bool gpu_lib_wanted(const char *soname, unsigned caps);
+/* Does the resolved library file name end in ".<rm>"? */
+bool gpu_lib_of_version(const char *path, const char *rm);
 /* Binaries wanted for caps, NULL-terminated list in *ret (static). */
 size_t gpu_bins_wanted(unsigned caps, const char **ret, size_t max);
 

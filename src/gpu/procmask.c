@@ -69,6 +69,21 @@ static int bind_gpus(const struct gpu_inject_ctx *ctx, const char *proc_root, co
 	return 0;
 }
 
+/* MIG: the selected instances' access files (or, for MIG config and
+ * monitor, the whole capabilities directory), which CUDA and nvidia-smi read. */
+static int bind_caps(const struct gpu_inject_ctx *ctx, const char *proc_root, const struct gpu_plan *plan,
+		     struct error *err)
+{
+	for (size_t i = 0; i < plan->proc_binds.n; i++) {
+		_cleanup_free_ char *src = xasprintf("%s/driver/nvidia/%s", proc_root, plan->proc_binds.v[i]);
+		_cleanup_free_ char *dst = xasprintf(PROC_NV "/%s", plan->proc_binds.v[i]);
+
+		if (mount_line(ctx, src, dst, "none", "x-create=auto,bind,ro,nosuid,nodev,noexec", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int seal(const struct gpu_inject_ctx *ctx, struct error *err)
 {
 	_cleanup_close_ int fd = -1;
@@ -95,7 +110,7 @@ int gpu_mask_proc(const struct gpu_inject_ctx *ctx, const char *proc_root, const
 		if (copy_file(ctx, proc_root, files[i], err) < 0)
 			return -1;
 	}
-	if (bind_gpus(ctx, proc_root, inv, plan, err) < 0)
+	if (bind_gpus(ctx, proc_root, inv, plan, err) < 0 || bind_caps(ctx, proc_root, plan, err) < 0)
 		return -1;
 	return seal(ctx, err);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -152,21 +153,50 @@ static int legacy_require(const char *cuda, struct gpu_request *r, struct error 
 	return 0;
 }
 
-/* Refused rather than ignored: the container would lack what it asked for. */
-static int refuse_mig_access(char *const *host_env, char *const *image_env, struct error *err)
+/* Only "all" (the toolkit's "only 'all' devices are currently supported"):
+ * anything else is refused rather than ignored, the container would lack
+ * what it asked for. */
+static int parse_mig_access(char *const *host_env, char *const *image_env, struct gpu_request *r,
+			    struct error *err)
 {
 	static const char *const names[] = {"NVIDIA_MIG_CONFIG_DEVICES", "NVIDIA_MIG_MONITOR_DEVICES"};
+	bool *flags[] = {&r->mig_config, &r->mig_monitor};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		const char *v = gpu_env_get(host_env, image_env, names[i]);
 
-		if (v && *v)
-			return error_set(err, 0,
-					 "%s: MIG configuration and monitoring access is not supported yet (it needs "
-					 "/dev/nvidia-caps nodes, root-only on most hosts)",
-					 names[i]);
+		if (v == NULL || *v == '\0')
+			continue;
+		if (strcasecmp(v, "all"))
+			return error_set(err, 0, "%s='%s': only 'all' is supported", names[i], v);
+		*flags[i] = true;
 	}
 	return 0;
+}
+
+/* NVIDIA_IMEX_CHANNELS: "all" or channel numbers, as the toolkit. */
+static int parse_imex(const char *val, struct gpu_request *r, struct error *err)
+{
+	struct strv items = STRV_INIT;
+	int ret = 0;
+
+	split_list(val ? val : "", &items);
+	r->imex_all = has_word(&items, "all");
+	for (size_t i = 0; !r->imex_all && ret == 0 && i < items.n; i++) {
+		const char *s = items.v[i];
+		char *end;
+		unsigned long n = strtoul(s, &end, 10);
+
+		if (!isdigit((unsigned char)*s) || *end || n > GPU_MAX_IMEX_CHANNEL || strlen(s) > 5)
+			ret = error_set(err, 0, "NVIDIA_IMEX_CHANNELS: '%s' is not a channel number (0-%d) or 'all'",
+					s, GPU_MAX_IMEX_CHANNEL);
+		else if (r->imex.n >= GPU_MAX_IDS)
+			ret = error_set(err, 0, "NVIDIA_IMEX_CHANNELS: more than %d channels", GPU_MAX_IDS);
+		else if (!has_word(&r->imex, s))
+			strv_pushf(&r->imex, "%lu", n);
+	}
+	strv_free(&items);
+	return ret;
 }
 
 static int parse_rest(char *const *host_env, char *const *image_env, bool legacy, struct gpu_request *r,
@@ -174,7 +204,8 @@ static int parse_rest(char *const *host_env, char *const *image_env, bool legacy
 {
 	const char *caps = gpu_env_get(host_env, image_env, "NVIDIA_DRIVER_CAPABILITIES");
 
-	if (refuse_mig_access(host_env, image_env, err) < 0)
+	if (parse_mig_access(host_env, image_env, r, err) < 0 ||
+	    parse_imex(gpu_env_get(host_env, image_env, "NVIDIA_IMEX_CHANNELS"), r, err) < 0)
 		return -1;
 	if (legacy && (caps == NULL || *caps == '\0'))
 		r->caps = GPU_CAP_ALL;
@@ -207,7 +238,7 @@ bool gpu_requested(char *const *host_env, char *const *image_env)
 
 int gpu_request_parse(char *const *host_env, char *const *image_env, struct gpu_request *ret, struct error *err)
 {
-	struct gpu_request r = {false, false, STRV_INIT, 0, STRV_INIT, false};
+	struct gpu_request r = {false, false, STRV_INIT, 0, STRV_INIT, false, false, false, STRV_INIT, false};
 	const char *dev = gpu_env_get(host_env, image_env, "NVIDIA_VISIBLE_DEVICES");
 	const char *cuda = gpu_env_get(host_env, image_env, "CUDA_VERSION");
 	const char *req_cuda = gpu_env_get(host_env, image_env, "NVIDIA_REQUIRE_CUDA");
@@ -227,6 +258,7 @@ void gpu_request_done(struct gpu_request *r)
 {
 	strv_free(&r->ids);
 	strv_free(&r->requires);
+	strv_free(&r->imex);
 }
 
 const char *gpu_caps_str(unsigned caps, char *buf, size_t len)

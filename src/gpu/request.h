@@ -31,7 +31,17 @@ struct gpu_request {
 	unsigned caps;        /* GPU_CAP_* */
 	struct strv requires; /* NVIDIA_REQUIRE_* expressions (+ legacy cuda>=) */
 	bool disable_require;
+	/* NVIDIA_MIG_CONFIG_DEVICES / NVIDIA_MIG_MONITOR_DEVICES=all: the
+	 * global MIG config / monitor capability (gpu.md §1.6). */
+	bool mig_config, mig_monitor;
+	/* NVIDIA_IMEX_CHANNELS: channel numbers, or every channel. */
+	struct strv imex;
+	bool imex_all;
 };
+
+/* IMEX channel numbers are below this (the driver's default count, 2048,
+ * with room to grow). */
+#define GPU_MAX_IMEX_CHANNEL 65535
 
 /* Look NAME up in two KEY=VALUE vectors: the last entry in first wins over
  * any in second (the host's NVIDIA_* win over the image's, as in enroot). */

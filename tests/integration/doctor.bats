@@ -562,6 +562,7 @@ setup_file() {
 	chmod 0755 "$G"
 	"$CAPSA_REPO/tests/fixtures/mkfakedriver.sh" "$G/fake" >&2
 	chmod -R a+rX "$G"
+	chmod 0700 "$G/fake/root-only"
 	export G
 }
 
@@ -569,11 +570,12 @@ teardown_file() {
 	[ -z "${G:-}" ] || rm -rf "$G"
 }
 
-# doctor with the fake driver's settings; DRV, LDC, NPROC, DEVROOT replace a part.
+# doctor with the fake driver's settings; DRV, LDC, NPROC, DEVROOT replace a
+# part, NVML names another fake NVML fixture.
 nvdoctor() {
 	capsa_env CAPSA_NVIDIA_DRIVER_ROOT="${DRV:-$G/fake/root}" CAPSA_NVIDIA_PROC_ROOT="${NPROC:-$G/fake/proc}" \
 		CAPSA_NVIDIA_LDCACHE="${LDC:-${DRV:-$G/fake/root}/etc/ld.so.cache}" \
-		CAPSA_NVIDIA_DEV_ROOT="${DEVROOT:-$G/fake/dev}" doctor --root "$EMPTY" --proc-root "$P" \
+		CAPSA_NVIDIA_DEV_ROOT="${DEVROOT:-$G/fake/dev}" FAKE_NVML_FIXTURE="${NVML:-}" doctor --root "$EMPTY" --proc-root "$P" \
 		--sys-root "$EMPTY" --slurm-conf-dir "$SLURM" "$@"
 }
 
@@ -596,12 +598,14 @@ copy_proc() {
 	assert_output_contains "[OK]   NVIDIA IPC endpoints: persistenced, MPS found; absent: fabricmanager"
 	assert_output_contains "[OK]   2 GSP firmware file(s) for $R in $G/fake/root/lib/firmware/nvidia/$R"
 	assert_no_line_matching '^\[FAIL\] .*(NVIDIA|nvidia|GPU)'
-	assert_no_line_matching 'MIG'
+	assert_output_contains "[OK]   NVML answers: driver $R, as the kernel module"
+	assert_output_contains "[OK]   MIG: 2 MIG-capable GPU(s), 1 in MIG mode with 2 MIG device(s); nvidia-caps char major 1"
+	assert_output_contains "[OK]   the caps nodes of 2 MIG device(s) open"
 	run --separate-stderr nvdoctor --json
 	python3 -c 'import json, sys
 d = json.loads(sys.argv[1])
 st = {c["id"]: c["status"] for c in d["checks"]}
-for i in ("nvidia", "nvidia-uvm", "nvidia-dev", "nvidia-libs", "nvidia-ipc", "nvidia-firmware"):
+for i in ("nvidia", "nvidia-uvm", "nvidia-dev", "nvidia-libs", "nvidia-ipc", "nvidia-firmware", "nvidia-nvml", "nvidia-mig"):
     assert st[i] == "OK", (i, st)
 assert st["nvidia-caps"] == "WARN", st' "$output"
 }
@@ -644,15 +648,51 @@ assert st["nvidia-caps"] == "WARN", st' "$output"
 	assert_no_line_matching 'open read-write'
 }
 
-@test "doctor nvidia: nvidia-uvm missing from /proc/devices is a WARN (CUDA error 999); MIG is info" {
+@test "doctor nvidia: nvidia-uvm missing from /proc/devices is a WARN (CUDA error 999)" {
 	copy_proc
 	sed -i '/nvidia-uvm/d' "$NPROC/devices"
-	mkdir -p "$NPROC/driver/nvidia-caps"
 	run --separate-stderr nvdoctor
 	assert_output_contains "[WARN] nvidia_uvm is not loaded: no nvidia-uvm in $NPROC/devices"
 	assert_output_contains "CUDA fails with error 999"
 	assert_output_contains "[OK]   $G/fake/dev/{nvidiactl, nvidia1, nvidia0} open read-write"
-	assert_output_contains "[OK]   $NPROC/driver/nvidia-caps exists (MIG capable): capsa does not support MIG devices yet"
+}
+
+@test "doctor nvidia: MIG (GPUs, caps major, config/monitor access) is information; NVML failing or of another version is named" {
+	# The config/monitor caps lead through a root-only directory.
+	run --separate-stderr nvdoctor
+	if [ "$TUID" -ne 0 ]; then
+		assert_output_contains "[OK]   MIG caps this user cannot open (root-only, the driver's default): config $G/fake/dev/nvidia-caps/nvidia-cap1, monitor $G/fake/dev/nvidia-caps/nvidia-cap2"
+		assert_output_contains "NVIDIA_MIG_CONFIG_DEVICES/NVIDIA_MIG_MONITOR_DEVICES=all are refused for this user"
+	fi
+	run --separate-stderr capsa_as_root CAPSA_NVIDIA_DRIVER_ROOT="$G/fake/root" CAPSA_NVIDIA_PROC_ROOT="$G/fake/proc" \
+		CAPSA_NVIDIA_DEV_ROOT="$G/fake/dev" doctor --root "$EMPTY" --proc-root "$P" --sys-root "$EMPTY" \
+		--slurm-conf-dir "$SLURM"
+	assert_output_contains "[OK]   MIG caps this user can open: config $G/fake/dev/nvidia-caps/nvidia-cap1, monitor $G/fake/dev/nvidia-caps/nvidia-cap2"
+	# NVML of another version than the kernel module; NVML crashing.
+	printf '%s\n' "driver 560.35.03" >"$T/nvml.conf"
+	grep '^gpu\|^mig' "$G/fake/nvml.conf" >>"$T/nvml.conf"
+	chmod 0644 "$T/nvml.conf"
+	NVML=$T/nvml.conf run --separate-stderr nvdoctor
+	assert_status 1
+	assert_output_contains "[FAIL] driver/library version mismatch: NVML reports driver 560.35.03, the kernel module is 550.54.14"
+	echo crash >"$T/nvml.conf"
+	NVML=$T/nvml.conf run --separate-stderr nvdoctor
+	assert_output_contains "[WARN] NVML ($G/fake/root/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.14) failed: the helper process was killed by signal 6"
+	# Without NVML, the driver's instances still count.
+	assert_output_contains "[OK]   MIG: 1 GPU(s) in MIG mode with 2 MIG device(s) (without NVML: MIG-capable GPUs unknown); nvidia-caps char major 1"
+	# A MIG device's caps node missing: a WARN naming it, with the way to create it.
+	DEVROOT=$T/nvdev
+	cp -a "$G/fake/dev" "$DEVROOT"
+	rm "$DEVROOT/nvidia-caps/nvidia-cap13"
+	run --separate-stderr nvdoctor
+	assert_output_contains "[WARN] MIG caps nodes that do not open: GPU device $DEVROOT/nvidia-caps/nvidia-cap13: cannot open: No such file or directory (ENOENT)"
+	assert_output_contains "nvidia-modprobe -f /proc/driver/nvidia/capabilities/gpuN/mig/giG[/ciC]/access"
+	DEVROOT=
+	# No nvidia-caps module with GPUs in MIG mode: a WARN.
+	copy_proc
+	sed -i '/nvidia-caps$/d' "$NPROC/devices"
+	run --separate-stderr nvdoctor
+	assert_output_contains "[WARN] 1 GPU(s) in MIG mode but no nvidia-caps in $NPROC/devices"
 }
 
 @test "doctor nvidia: a missing node, a node of another driver and an unreadable ld cache are FAILs that say what to do" {

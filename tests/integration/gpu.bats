@@ -23,6 +23,7 @@ setup_file() {
 	ln -s "$G/escape" "$G/hostile/usr/lib/x86_64-linux-gnu"
 	mksquashfs "$G/hostile" "$G/hostile.sqsh" -all-root -noappend -quiet -no-progress >/dev/null
 	chmod -R a+rX "$G"
+	chmod 0700 "$G/fake/root-only"
 	export G
 }
 
@@ -403,7 +404,7 @@ nvidia0 nvidia1"
 	create_gpu
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" start gpu true
 	assert_failure
-	[[ $stderr == *"requirement error: unsatisfied condition: driver>=999"* ]] || { echo "$stderr" >&2; false; }
+	[[ $stderr == *"requirement error: GPU 0 (00000000:3b:00.0): unsatisfied condition: driver>=999"* ]] || { echo "$stderr" >&2; false; }
 	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_DRIVER="driver>=999" NVIDIA_DISABLE_REQUIRE=1 \
 		start gpu true
 	assert_success
@@ -564,4 +565,272 @@ assert not any(m["target"].startswith("/usr/bin/") for m in p["mounts"]), p["mou
 	echo "$output" >&3
 	assert_success
 	assert_output_contains "cuMemAlloc_v2 -> 0"
+}
+
+# --- NVML (tests/fixtures/fakenvml.c, answering from $G/fake/nvml.conf) ---
+
+NVML_LIB=libnvidia-ml.so.550.54.14
+
+# nvml_fixture LINE...: a fixture file for FAKE_NVML_FIXTURE, in $NF.
+nvml_fixture() {
+	NF=$WORK/nvml.conf
+	printf '%s\n' "$@" >"$NF"
+	chmod 0644 "$NF"
+}
+
+@test "gpu nvml: loaded only when needed; a crashing, failing, hanging or missing NVML is a clear error, capsa survives" {
+	local need="the requirement 'arch>=8.0' (NVIDIA_REQUIRE_*) needs NVML"
+	local lib="NVML ($G/fake/root$LIBDIR/$NVML_LIB)"
+	local hint="(NVIDIA_DISABLE_REQUIRE=1 skips the requirements)"
+	nvml_fixture crash
+	# Nothing in the request needs NVML: the crashing one is never loaded.
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_CUDA='cuda>=12.0' gpu plan
+	assert_success
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	assert_output_eq ""
+	[ "$stderr" = "[ERROR] $need: $lib failed: the helper process was killed by signal 6 $hint" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' \
+		NVIDIA_DISABLE_REQUIRE=1 gpu plan
+	assert_success
+	nvml_fixture fail
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] $need: $lib: nvmlInit_v2: Driver/library version mismatch $hint" ] || { echo "$stderr" >&2; false; }
+	# A hanging NVML is killed after 5 s.
+	nvml_fixture hang
+	SECONDS=0
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	[ "$SECONDS" -lt 9 ] || { echo "took $SECONDS s" >&2; false; }
+	[ "$stderr" = "[ERROR] $need: $lib did not answer within 5 s (killed) $hint" ] || { echo "$stderr" >&2; false; }
+	# A start fails the same way, before anything is mounted.
+	create_gpu
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' start gpu true
+	assert_failure
+	[[ $stderr == *"$need: $lib did not answer within 5 s (killed)"* ]] || { echo "$stderr" >&2; false; }
+	# The ld cache lists NVML but the driver root lacks the file.
+	local drv=$WORK/drv
+	cp -a "$G/fake/root" "$drv"
+	rm -f "$drv$LIBDIR"/libnvidia-ml.so*
+	run --separate-stderr gpu CAPSA_NVIDIA_DRIVER_ROOT="$drv" NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_DRIVER_CAPABILITIES=compute NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] $need: libnvidia-ml.so.1 not found in the driver root's ld cache '$drv/etc/ld.so.cache' $hint" ] ||
+		{ echo "$stderr" >&2; false; }
+}
+
+@test "gpu: NVIDIA_REQUIRE_* arch and brand hold per selected GPU with NVML's values, or fail naming the GPU" {
+	local g0="GPU 0 (00000000:3b:00.0, Tesla, arch 8.0)" g1="GPU 1 (00000000:86:00.0, Tesla, arch 9.0)"
+	# Index 1 (minor 0) is arch 9.0 in the fixture, index 0 is 8.0.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_REQUIRE_ARCH='arch>=9.0' gpu plan
+	assert_success
+	assert_line_eq "dev /dev/nvidia0 $G/fake/dev/nvidia0"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_ARCH='arch>=9.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] requirement error: $g0: unsatisfied condition: arch>=9.0" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_REQUIRE_ARCH='arch<9' gpu plan
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_REQUIRE_ARCH='arch=8.0' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] requirement error: $g1: unsatisfied condition: arch=8.0" ] || { echo "$stderr" >&2; false; }
+	# brand: case-insensitive; an OR of terms.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_BRAND='brand=geforce brand=TESLA' gpu plan
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_BRAND='brand=geforce brand=quadro' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] requirement error: $g0: unsatisfied condition: brand=geforce" ] || { echo "$stderr" >&2; false; }
+	# A CUDA image's requirement: forward compatibility on a Tesla of an R550 branch.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_REQUIRE_CUDA='cuda>=12.8 brand=tesla,driver>=550,driver<551' gpu plan
+	assert_success
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_REQUIRE_CUDA='cuda>=12.8 brand=geforce,driver>=550,driver<551' gpu plan
+	assert_status 1
+	[[ $stderr == *"$g0: unsatisfied condition: cuda>=12.8, please update your driver"* ]] || { echo "$stderr" >&2; false; }
+	# none: no GPU to check arch against, so it holds.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_REQUIRE_ARCH='arch>=99' gpu plan
+	assert_success
+	# A start refuses before anything is injected; NVIDIA_DISABLE_REQUIRE skips.
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_ARCH='arch>=9.0' start gpu true
+	assert_failure
+	[[ $stderr == *"requirement error: $g0: unsatisfied condition: arch>=9.0"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_ARCH='arch>=9.0' NVIDIA_DISABLE_REQUIRE=1 \
+		start gpu sh -c 'cd /dev && echo nvidia[0-9]*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia1"
+}
+
+# --- MIG: index 1 (minor 0) has MIG devices 1:0 (gi1/ci0, caps 12, 13) and
+# 1:1 (gi2/ci0, caps 21, 22) in the fixture ---
+
+MIG1=MIG-c0ffee00-0000-4000-8000-000000000001
+MIG2=MIG-c0ffee00-0000-4000-8000-000000000002
+CAPS=/proc/driver/nvidia/capabilities
+
+# The container's /proc is the fake proc root (the host has no driver).
+fake_container_proc() { sed -i "s|^/proc |$G/fake/proc |" "$SYSCONF/mounts.d/10-system.fstab"; }
+
+@test "gpu mig: MIG-<uuid> and g:m bring the parent's node and the GI/CI caps nodes; /proc shows only their access files" {
+	create_gpu
+	fake_container_proc
+	for id in "$MIG2" "$(tr a-z A-Z <<<"$MIG2")" 1:1; do
+		run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="$id" start gpu sh -c \
+			"cd /dev && echo nvidia[0-9]* nvidia-caps/*; ls $CAPS $CAPS/gpu0/mig $CAPS/gpu0/mig/gi2;
+			 cat $CAPS/gpu0/mig/gi2/ci0/access; ls /proc/driver/nvidia/gpus;
+			 (echo x >$CAPS/gpu0/mig/gi2/ci0/access) 2>/dev/null || echo read-only"
+		assert_success
+		assert_line_eq "nvidia0 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+		assert_line_eq gpu0
+		assert_line_eq gi2
+		assert_line_eq "DeviceFileMinor: 22"
+		assert_line_eq "0000:86:00.0"
+		assert_output_not_contains gi1
+		assert_output_not_contains "0000:3b:00.0"
+		assert_line_eq read-only
+	done
+	sed -i "s|^$G/fake/proc |/proc |" "$SYSCONF/mounts.d/10-system.fstab"
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:1 start gpu grep nvidia-cap21 /proc/self/mountinfo
+	assert_success
+	[[ $output == *"/dev/nvidia-caps/nvidia-cap21 ro,nosuid,noexec"* ]] || { echo "caps flags: $output" >&2; false; }
+	# Two MIG devices of one GPU and the GPU itself: the parent once.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="1:0,$MIG2,1" start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap13 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	# The whole GPU alone: its node, no caps (as the toolkit).
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps'
+	assert_success
+	assert_output_eq "nvidia0 nvidia-caps"
+}
+
+@test "gpu mig: all brings every GPU and every MIG device the driver lists (no NVML needed)" {
+	create_gpu
+	nvml_fixture crash # never loaded for all
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia1 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap13 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	# A caps node this user cannot have: that MIG device is left out, with a warning.
+	cp -a "$G/fake/dev" "$WORK/dev"
+	rm "$WORK/dev/nvidia-caps/nvidia-cap13"
+	run --separate-stderr gpu CAPSA_NVIDIA_DEV_ROOT="$WORK/dev" NVIDIA_VISIBLE_DEVICES=all start gpu sh -c 'cd /dev && echo nvidia[0-9]* nvidia-caps/*'
+	assert_success
+	assert_output_eq "nvidia0 nvidia1 nvidia-caps/nvidia-cap12 nvidia-caps/nvidia-cap21 nvidia-caps/nvidia-cap22"
+	[[ $stderr == *"GPU device $WORK/dev/nvidia-caps/nvidia-cap13: cannot open: No such file or directory (ENOENT)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all gpu plan
+	assert_success
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap13 $G/fake/dev/nvidia-caps/nvidia-cap13 (optional)"
+	assert_line_eq "mig 1:0 - gi 1 ci 0 /dev/nvidia0"
+	assert_line_eq "mig 1:1 - gi 2 ci 0 /dev/nvidia0"
+	assert_line_eq "proc /proc/driver/nvidia/capabilities/gpu0/mig/gi2/ci0/access"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap22 $G/fake/dev/nvidia-caps/nvidia-cap22 (optional)"
+	# With NVML (a MIG id), the plan names the MIG device's UUID; JSON too.
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:0 gpu plan --json
+	assert_success
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+assert d["migs"] == [{"gpu": 1, "index": 0, "uuid": sys.argv[2], "gi": 1, "ci": 0, "parent": "/dev/nvidia0"}], d["migs"]
+assert d["proc"] == ["/proc/driver/nvidia/capabilities/gpu0/mig/gi1/access",
+                     "/proc/driver/nvidia/capabilities/gpu0/mig/gi1/ci0/access"], d["proc"]
+caps = [m["target"] for m in d["mounts"] if m["kind"] == "cap"]
+assert caps == ["/dev/nvidia-caps/nvidia-cap12", "/dev/nvidia-caps/nvidia-cap13"], caps
+assert [g["minor"] for g in d["gpus"]] == [0], d["gpus"]' "$output" "$MIG1"
+}
+
+@test "gpu mig: unknown MIG devices, a GPU not in MIG mode, a missing caps node are errors naming them" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=MIG-deadbeef start gpu true
+	assert_failure
+	[[ $stderr == *"device error: 'MIG-deadbeef': unknown MIG device"* ]] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1:5 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] device error: '1:5': unknown MIG device" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0:0 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] device error: '0:0': GPU 0 is not in MIG mode" ] || { echo "$stderr" >&2; false; }
+	# Without NVML a MIG id cannot be resolved: say why.
+	cp -a "$G/fake/root" "$WORK/drv"
+	rm -f "$WORK/drv$LIBDIR"/libnvidia-ml.so*
+	run --separate-stderr gpu CAPSA_NVIDIA_DRIVER_ROOT="$WORK/drv" NVIDIA_DRIVER_CAPABILITIES=compute NVIDIA_VISIBLE_DEVICES=1:0 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] the MIG device '1:0' (NVIDIA_VISIBLE_DEVICES) needs NVML: libnvidia-ml.so.1 not found in the driver root's ld cache '$WORK/drv/etc/ld.so.cache'" ] ||
+		{ echo "$stderr" >&2; false; }
+	# A caps node missing on the host: the ENOENT diagnostic names it.
+	cp -a "$G/fake/dev" "$WORK/dev"
+	rm "$WORK/dev/nvidia-caps/nvidia-cap22"
+	run --separate-stderr gpu CAPSA_NVIDIA_DEV_ROOT="$WORK/dev" NVIDIA_VISIBLE_DEVICES="$MIG2" start gpu true
+	assert_failure
+	[[ $stderr == *"GPU device $WORK/dev/nvidia-caps/nvidia-cap22: cannot open: No such file or directory (ENOENT)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+}
+
+@test "gpu mig: NVIDIA_MIG_CONFIG/MONITOR_DEVICES=all needs the root-only caps nodes: a clear error for a user" {
+	[ "$TUID" -ne 0 ] || skip "root opens the root-only caps"
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=all start gpu true
+	assert_failure
+	[[ $stderr == *"NVIDIA_MIG_CONFIG_DEVICES: MIG config/monitor requires access to /dev/nvidia-caps/nvidia-cap1 (root-only on this host)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_MONITOR_DEVICES=all start gpu true
+	assert_failure
+	[[ $stderr == *"NVIDIA_MIG_MONITOR_DEVICES: MIG config/monitor requires access to /dev/nvidia-caps/nvidia-cap2 (root-only on this host)"* ]] ||
+		{ echo "$stderr" >&2; false; }
+}
+
+@test "gpu mig: MIG config/monitor: only all, not with MIG devices; the plan has the caps, /dev/nvidia-caps and capabilities" {
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=0 gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] NVIDIA_MIG_CONFIG_DEVICES='0': only 'all' is supported" ] || { echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES="$MIG1" NVIDIA_MIG_MONITOR_DEVICES=all gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] NVIDIA_MIG_MONITOR_DEVICES=all cannot be combined with MIG devices in NVIDIA_VISIBLE_DEVICES (1:0): select whole GPUs" ] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=all NVIDIA_MIG_MONITOR_DEVICES=all gpu plan
+	assert_success
+	assert_line_eq "devdir /dev/nvidia-caps $G/fake/dev/nvidia-caps"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap1 $G/fake/dev/nvidia-caps/nvidia-cap1"
+	assert_line_eq "cap /dev/nvidia-caps/nvidia-cap2 $G/fake/dev/nvidia-caps/nvidia-cap2"
+	assert_line_eq "proc /proc/driver/nvidia/capabilities"
+}
+
+@test "gpu mig: as root, MIG config brings the config cap, the host's /dev/nvidia-caps and all of capabilities" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	fake_container_proc
+	run --separate-stderr capsa_as_root create -n rootgpu "$G/gpu.sqsh"
+	assert_success
+	run --separate-stderr capsa_as_root CAPSA_ALLOW_SUPERUSER=y CAPSA_RESTRICT_DEV=y \
+		CAPSA_NVIDIA_DRIVER_ROOT="$G/fake/root" CAPSA_NVIDIA_PROC_ROOT="$G/fake/proc" CAPSA_NVIDIA_DEV_ROOT="$G/fake/dev" \
+		NVIDIA_VISIBLE_DEVICES=1 NVIDIA_MIG_CONFIG_DEVICES=all start rootgpu sh -c \
+		"ls /dev/nvidia-caps $CAPS $CAPS/mig; cat $CAPS/mig/config"
+	assert_success
+	assert_line_eq nvidia-cap1
+	assert_line_eq nvidia-cap21
+	assert_line_eq gpu0
+	assert_line_eq monitor
+	assert_line_eq "DeviceFileMinor: 1"
+}
+
+@test "gpu imex: NVIDIA_IMEX_CHANNELS binds the named existing channels (or all); a missing one is an error; none without it" {
+	create_gpu
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_IMEX_CHANNELS=1 start gpu sh -c \
+		'ls /dev/nvidia-caps-imex-channels; grep imex /proc/self/mountinfo'
+	assert_success
+	assert_line_eq channel1
+	assert_output_not_contains channel0
+	[[ $output == *"/dev/nvidia-caps-imex-channels/channel1 ro,nosuid,noexec"* ]] || { echo "$output" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=none NVIDIA_IMEX_CHANNELS=all start gpu sh -c 'cd /dev/nvidia-caps-imex-channels && echo *'
+	assert_success
+	assert_output_eq "channel0 channel1"
+	# compute without the variable: no channel (the toolkit's choice, not enroot's directory bind).
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_DRIVER_CAPABILITIES=compute start gpu sh -c 'ls -d /dev/nvidia-caps-imex-channels || echo none'
+	assert_success
+	assert_output_eq none
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_IMEX_CHANNELS=0,7 start gpu true
+	assert_failure
+	[[ $stderr == *"NVIDIA_IMEX_CHANNELS: the IMEX channel $G/fake/dev/nvidia-caps-imex-channels/channel7 does not exist (capsa never creates device nodes"* ]] ||
+		{ echo "$stderr" >&2; false; }
+	run --separate-stderr gpu NVIDIA_VISIBLE_DEVICES=0 NVIDIA_IMEX_CHANNELS=x gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] NVIDIA_IMEX_CHANNELS: 'x' is not a channel number (0-65535) or 'all'" ] || { echo "$stderr" >&2; false; }
 }

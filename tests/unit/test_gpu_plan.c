@@ -122,34 +122,42 @@ static struct gpu_inventory two_gpus(void)
 {
 	static struct gpu_info g[2];
 	struct error err = ERROR_INIT;
-	struct gpu_inventory inv = {RM, g, 2, 195, 508};
+	struct gpu_inventory inv = {RM, g, 2, 195, 508, -1, -1, false, {0}};
 
 	ASSERT_OK(gpu_parse_information("Model: \t A100\nGPU UUID: \t GPU-1111\nDevice Minor: \t 1\n", "0000:3b:00.0",
 					&g[0], &err),
 		  &err);
 	ASSERT_OK(gpu_parse_information("GPU UUID: GPU-aaaa\nDevice Minor: 0\n", "0000:86:00.0", &g[1], &err), &err);
+	/* Index 1 is in MIG mode with two MIG devices (as NVML reports them). */
+	g[1].mig_enabled = true;
+	g[1].n_mig = 2;
+	g[1].mig[0] = (struct gpu_mig){"MIG-aaaa-0", 0, 1, 0};
+	g[1].mig[1] = (struct gpu_mig){"MIG-aaaa-1", 1, 2, 0};
 	return inv;
 }
 
 static const char *select_ids(const char *ids, bool all, char *buf, size_t len)
 {
 	struct gpu_inventory inv = two_gpus();
-	struct gpu_request req = {true, all, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false};
+	struct gpu_request req = {true, all, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false, false, false, STRV_INIT, false};
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *copy = strdup(ids);
 	char *save = NULL;
-	size_t *sel, n;
+	struct gpu_plan p;
 
+	memset(&p, 0, sizeof(p));
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 		strv_push(&req.ids, t);
-	if (gpu_select(&req, &inv, &sel, &n, &err) < 0) {
+	if (gpu_select(&req, &inv, &p, &err) < 0) {
 		snprintf(buf, len, "error: %s", err.msg);
 	} else {
 		buf[0] = '\0';
-		for (size_t i = 0; i < n; i++)
-			snprintf(buf + strlen(buf), len - strlen(buf), "%s%u", i ? " " : "", inv.gpus[sel[i]].minor);
-		free(sel);
+		for (size_t i = 0; i < p.n_gpus; i++)
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%u", i ? " " : "", inv.gpus[p.gpus[i]].minor);
+		for (size_t i = 0; i < p.n_migs; i++)
+			snprintf(buf + strlen(buf), len - strlen(buf), " gi%u/ci%u", p.migs[i].mig.gi, p.migs[i].mig.ci);
 	}
+	gpu_plan_done(&p);
 	gpu_request_done(&req);
 	return buf;
 }
@@ -164,10 +172,16 @@ TEST(device_selection)
 	ASSERT_STREQ(select_ids("3b:00.0", false, buf, sizeof(buf)), "1");
 	ASSERT_STREQ(select_ids("0000:86:00.0", false, buf, sizeof(buf)), "0");
 	ASSERT_STREQ(select_ids("", false, buf, sizeof(buf)), "");
-	ASSERT_STREQ(select_ids("", true, buf, sizeof(buf)), "1 0");
 	ASSERT_TRUE(strstr(select_ids("2", false, buf, sizeof(buf)), "'2': unknown device"));
 	ASSERT_TRUE(strstr(select_ids("GPU-1111x", false, buf, sizeof(buf)), "unknown device"));
-	ASSERT_TRUE(strstr(select_ids("0:1", false, buf, sizeof(buf)), "MIG"));
+	/* MIG devices: by UUID (any case) or g:m; the parent is selected once. */
+	ASSERT_STREQ(select_ids("1:1", false, buf, sizeof(buf)), "0 gi2/ci0");
+	ASSERT_STREQ(select_ids("mig-AAAA-0,1:1,1", false, buf, sizeof(buf)), "0 gi1/ci0 gi2/ci0");
+	ASSERT_STREQ(select_ids("0,1:0,1:0", false, buf, sizeof(buf)), "1 0 gi1/ci0");
+	ASSERT_STREQ(select_ids("0:0", false, buf, sizeof(buf)), "error: device error: '0:0': GPU 0 is not in MIG mode");
+	ASSERT_STREQ(select_ids("1:2", false, buf, sizeof(buf)), "error: device error: '1:2': unknown MIG device");
+	ASSERT_STREQ(select_ids("MIG-bbbb", false, buf, sizeof(buf)), "error: device error: 'MIG-bbbb': unknown MIG device");
+	ASSERT_STREQ(select_ids("", true, buf, sizeof(buf)), "1 0 gi1/ci0 gi2/ci0");
 	ASSERT_TRUE(strstr(select_ids("-1", false, buf, sizeof(buf)), "unknown device"));
 }
 
@@ -214,7 +228,7 @@ TEST(proc_parsers)
 TEST(requirements_per_gpu_and_without)
 {
 	struct gpu_inventory inv = two_gpus();
-	struct gpu_request req = {true, false, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false};
+	struct gpu_request req = {true, false, STRV_INIT, GPU_CAP_COMPUTE, STRV_INIT, false, false, false, STRV_INIT, false};
 	struct error err = ERROR_INIT;
 	size_t sel[] = {0, 1};
 
@@ -231,6 +245,20 @@ TEST(requirements_per_gpu_and_without)
 	ASSERT_TRUE(strstr(err.msg, "unsatisfied condition: cuda>=12.4, please update your driver") != NULL);
 	req.disable_require = true;
 	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	gpu_request_done(&req);
+	/* arch and brand: NVML's, per GPU; unknown (no NVML) holds. */
+	req.disable_require = false;
+	strv_push(&req.requires, "arch>=9.0 brand=geforce");
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	strcpy(inv.gpus[1].arch, "9.0");
+	strcpy(inv.gpus[0].arch, "8.6");
+	strcpy(inv.gpus[0].brand, "GeForce");
+	inv.gpus[0].nvml = inv.gpus[1].nvml = true;
+	ASSERT_OK(gpu_check_requires(&req, &inv, NULL, sel, 2, &err), &err);
+	strcpy(inv.gpus[0].brand, "Tesla");
+	ASSERT_FAILS(gpu_check_requires(&req, &inv, NULL, sel, 2, &err));
+	ASSERT_STREQ(err.msg, "requirement error: GPU 0 (00000000:3b:00.0, Tesla, arch 8.6): unsatisfied condition: "
+			      "arch>=9.0");
 	gpu_request_done(&req);
 }
 

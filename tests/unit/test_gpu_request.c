@@ -4,6 +4,7 @@
 #include "gpu/require.h"
 #include "tap.h"
 #include "util/cleanup.h"
+#include "util/xalloc.h"
 
 #include <stdarg.h>
 
@@ -110,22 +111,64 @@ TEST(unknown_capability_is_an_error)
 	ASSERT_TRUE(strstr(err.msg, "'gaming'") && strstr(err.msg, "valid: compute"));
 }
 
-TEST(mig_access_is_refused)
+TEST(mig_access_only_all)
 {
-	struct strv a = STRV_INIT, b = STRV_INIT;
-	char **cfg = mkenv(&a, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_MIG_CONFIG_DEVICES=all", NULL);
-	char **off = mkenv(&b, "NVIDIA_VISIBLE_DEVICES=void", "NVIDIA_MIG_MONITOR_DEVICES=all", NULL);
+	struct strv a = STRV_INIT, b = STRV_INIT, c = STRV_INIT;
+	char **cfg = mkenv(&a, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_MIG_CONFIG_DEVICES=ALL", NULL);
+	char **bad = mkenv(&b, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_MIG_MONITOR_DEVICES=0,1", NULL);
+	char **off = mkenv(&c, "NVIDIA_VISIBLE_DEVICES=void", "NVIDIA_MIG_MONITOR_DEVICES=x", NULL);
 	struct gpu_request r;
 	struct error err = ERROR_INIT;
 
-	ASSERT_FAILS(gpu_request_parse(NULL, cfg, &r, &err));
-	ASSERT_TRUE(strstr(err.msg, "NVIDIA_MIG_CONFIG_DEVICES: MIG configuration") == err.msg);
+	ASSERT_OK(gpu_request_parse(NULL, cfg, &r, &err), &err);
+	ASSERT_TRUE(r.mig_config && !r.mig_monitor);
+	gpu_request_done(&r);
+	ASSERT_FAILS(gpu_request_parse(NULL, bad, &r, &err));
+	ASSERT_STREQ(err.msg, "NVIDIA_MIG_MONITOR_DEVICES='0,1': only 'all' is supported");
 	/* No GPU work: nothing to refuse. */
 	ASSERT_OK(gpu_request_parse(NULL, off, &r, &err), &err);
 	ASSERT_TRUE(!r.active);
 	gpu_request_done(&r);
 	strv_free(&a);
 	strv_free(&b);
+	strv_free(&c);
+}
+
+TEST(imex_channels)
+{
+	static const struct {
+		const char *v, *want; /* want: channels joined by ' ', "all", or "!" + error */
+	} t[] = {
+		{"", ""},
+		{"0", "0"},
+		{" 3, 1 ,3", "3 1"},
+		{"all", "all"},
+		{"1,all", "all"},
+		{"x", "!NVIDIA_IMEX_CHANNELS: 'x' is not a channel number (0-65535) or 'all'"},
+		{"-1", "!NVIDIA_IMEX_CHANNELS: '-1' is not a channel number (0-65535) or 'all'"},
+		{"65536", "!NVIDIA_IMEX_CHANNELS: '65536' is not a channel number (0-65535) or 'all'"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct strv e = STRV_INIT;
+		_cleanup_free_ char *var = xasprintf("NVIDIA_IMEX_CHANNELS=%s", t[i].v);
+		char **env = mkenv(&e, "NVIDIA_VISIBLE_DEVICES=all", var, NULL);
+		struct gpu_request r;
+		struct error err = ERROR_INIT;
+		char got[256] = "";
+
+		if (gpu_request_parse(env, NULL, &r, &err) < 0) {
+			snprintf(got, sizeof(got), "!%s", err.msg);
+		} else {
+			for (size_t k = 0; k < r.imex.n; k++)
+				snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? " " : "", r.imex.v[k]);
+			if (r.imex_all)
+				snprintf(got, sizeof(got), "all");
+			gpu_request_done(&r);
+		}
+		ASSERT_STREQ(got, t[i].want);
+		strv_free(&e);
+	}
 }
 
 TEST(disable_require_go_bool)
@@ -246,6 +289,6 @@ TEST(version_compare)
 	ASSERT_FAILS(gpu_version_cmp(".1", "1", &c));
 }
 
-TAP_MAIN(T(visible_devices_and_caps_table), T(host_wins_over_image), T(unknown_capability_is_an_error), T(mig_access_is_refused),
+TAP_MAIN(T(visible_devices_and_caps_table), T(host_wins_over_image), T(unknown_capability_is_an_error), T(mig_access_only_all), T(imex_channels),
 	 T(disable_require_go_bool), T(legacy_cuda_image), T(require_dsl_table),
 	 T(require_messages_and_unknown_values), T(version_compare))

@@ -10,6 +10,7 @@
 #include "gpu/appprofile.h"
 #include "gpu/driver.h"
 #include "gpu/inject.h"
+#include "gpu/nvml.h"
 #include "gpu/procmask.h"
 #include "gpu/slurmalloc.h"
 #include "runtime/cdi_hooks.h"
@@ -56,7 +57,7 @@ static int no_driver(struct start_ctx *ctx, struct error *err)
 static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct error *err)
 {
 	_cleanup_free_ char *ldcache = NULL;
-	struct gpu_inventory inv = {{0}, NULL, 0, -1, -1};
+	struct gpu_inventory inv = GPU_INVENTORY_INIT;
 	struct gpu_plan plan;
 	struct gpu_host host;
 	struct gpu_inject_ctx ic = {ctx->rootfd, ctx->userns, ctx->opts->warn};
@@ -66,7 +67,7 @@ static int inject(struct start_ctx *ctx, const struct gpu_request *req, struct e
 	if (gpu_slurm_alloc_parse(ctx->host_env.v, &alloc, err) < 0)
 		return -1;
 	gpu_host_from_config(ctx->cfg, &host, &ldcache);
-	if (gpu_inventory_load(host.proc_root, &inv, err) < 0)
+	if (gpu_inventory_for(&host, req, &inv, err) < 0)
 		return no_driver(ctx, err);
 	if (req->all) {
 		gpu_slurm_keep_allocated(&alloc, &inv);

@@ -13,6 +13,8 @@
 #include "gpu/driver.h"
 #include "gpu/ldcache.h"
 #include "gpu/mig.h"
+#include "gpu/nvml.h"
+#include "gpu/require.h"
 #include "runtime/resolve.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -265,11 +267,12 @@ static bool needs_cuda(const struct gpu_request *req)
 	return false;
 }
 
-static int check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, struct gpu_plan *p,
-			  struct error *err)
+static int check_requires(const struct gpu_host *host, const struct gpu_request *req, struct gpu_inventory *inv,
+			  struct gpu_plan *p, struct error *err)
 {
-	char cuda[32];
+	char cuda[32], need[GPU_REQUIRE_MAX_LEN + 64];
 	bool known = false;
+	const char *expr;
 
 	for (size_t i = 0; needs_cuda(req) && !known && i < p->n_items; i++) {
 		const char *b = strrchr(p->items[i].dst, '/');
@@ -280,6 +283,12 @@ static int check_requires(const struct gpu_request *req, const struct gpu_invent
 		known = gpu_cuda_version(p->items[i].src, cuda, sizeof(cuda), &e) == 0;
 		if (!known)
 			strv_pushf(&p->warnings, "%s", e.msg);
+	}
+	expr = gpu_requires_need_nvml(req, inv, known ? cuda : NULL, p->n_gpus);
+	if (expr != NULL) {
+		snprintf(need, sizeof(need), "the requirement '%s' (NVIDIA_REQUIRE_*)", expr);
+		if (gpu_nvml_load_for(host, inv, need, err) < 0)
+			return -1;
 	}
 	return gpu_check_requires(req, inv, known ? cuda : NULL, p->gpus, p->n_gpus, err);
 }
@@ -387,7 +396,7 @@ static int check_core_libs(const struct gpu_host *host, const struct gpu_request
 	return 0;
 }
 
-int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
+int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, struct gpu_inventory *inv,
 		  int rootfd, struct gpu_plan *ret, struct error *err)
 {
 	struct gpu_plan p;
@@ -397,7 +406,7 @@ int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, co
 	if (req->caps & GPU_CAP_COMPAT32)
 		p.libdir32 = xstrdup(libdir32(rootfd));
 	if (gpu_select(req, inv, &p, err) < 0 || plan_files(host, req, inv, &p, err) < 0 ||
-	    check_core_libs(host, req, inv, &p, err) < 0 || check_requires(req, inv, &p, err) < 0) {
+	    check_core_libs(host, req, inv, &p, err) < 0 || check_requires(host, req, inv, &p, err) < 0) {
 		gpu_plan_done(&p);
 		return -1;
 	}

@@ -31,8 +31,9 @@ int gpu_host_libs(const struct gpu_host *host, int32_t arch, struct gpu_lib_cand
 
 /* The whole plan but the devices' probe: GPUs, requirements, libraries,
  * binaries, firmware, IPC, device nodes. rootfd: the container root, for
- * its distribution's library directory (-1: unknown, Debian's layout). */
-int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, const struct gpu_inventory *inv,
+ * its distribution's library directory (-1: unknown, Debian's layout).
+ * NVML's facts are added to inv when a requirement's outcome needs them. */
+int gpu_make_plan(const struct gpu_host *host, const struct gpu_request *req, struct gpu_inventory *inv,
 		  int rootfd, struct gpu_plan *ret, struct error *err);
 
 #endif

@@ -108,18 +108,13 @@ const char *gpu_nvml_brand_name(int brand)
 	return brand >= 0 && (size_t)brand < ARRAY_SIZE(names) ? names[brand] : "Unknown";
 }
 
-/* A MIG id or an arch/brand condition, else NULL. */
+/* A MIG id or MIG access, else NULL. */
 static const char *nvml_item(const struct gpu_request *req, const char **ret_fmt)
 {
 	for (size_t i = 0; !req->all && i < req->ids.n; i++) {
 		*ret_fmt = "the MIG device '%s' (NVIDIA_VISIBLE_DEVICES)";
 		if (gpu_is_mig_id(req->ids.v[i]))
 			return req->ids.v[i];
-	}
-	for (size_t i = 0; !req->disable_require && i < req->requires.n; i++) {
-		*ret_fmt = "the requirement '%s' (NVIDIA_REQUIRE_*)";
-		if (strcasestr(req->requires.v[i], "arch") || strcasestr(req->requires.v[i], "brand"))
-			return req->requires.v[i];
 	}
 	*ret_fmt = "%s";
 	if (req->mig_config || req->mig_monitor)
@@ -340,6 +335,18 @@ int gpu_nvml_load(const struct gpu_host *host, struct gpu_inventory *inv, struct
 	return 0;
 }
 
+int gpu_nvml_load_for(const struct gpu_host *host, struct gpu_inventory *inv, const char *need, struct error *err)
+{
+	if (inv->nvml || gpu_nvml_load(host, inv, err) == 0)
+		return 0;
+	err->code = 0; /* not "no driver" (ENOENT) for the start path */
+	error_prefix(err, "%s needs NVML", need);
+	if (strstr(need, "NVIDIA_REQUIRE_"))
+		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+			 " (NVIDIA_DISABLE_REQUIRE=1 skips the requirements)");
+	return -1;
+}
+
 int gpu_inventory_for(const struct gpu_host *host, const struct gpu_request *req, struct gpu_inventory *inv,
 		      struct error *err)
 {
@@ -348,13 +355,8 @@ int gpu_inventory_for(const struct gpu_host *host, const struct gpu_request *req
 
 	if (gpu_inventory_load(host->proc_root, inv, err) < 0)
 		return -1;
-	if (need == NULL || gpu_nvml_load(host, inv, err) == 0)
+	if (need == NULL || gpu_nvml_load_for(host, inv, need, err) == 0)
 		return 0;
 	gpu_inventory_done(inv);
-	err->code = 0; /* not "no driver" (ENOENT) for the start path */
-	error_prefix(err, "%s needs NVML", need);
-	if (strstr(need, "NVIDIA_REQUIRE_"))
-		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
-			 " (NVIDIA_DISABLE_REQUIRE=1 skips the requirements)");
 	return -1;
 }

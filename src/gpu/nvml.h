@@ -16,8 +16,9 @@
 
 #define GPU_NVML_TIMEOUT_MS 5000
 
-/* Why req needs NVML, written into buf ("NVIDIA_VISIBLE_DEVICES 'MIG-...'",
- * "the requirement 'arch>=8.0'"); NULL when it does not. */
+/* Why req needs NVML to select its devices, written into buf ("the MIG
+ * device 'MIG-...' (NVIDIA_VISIBLE_DEVICES)"); NULL when it does not.
+ * Requirements ask for it later, only when their outcome hangs on it. */
 const char *gpu_nvml_needed(const struct gpu_request *req, char *buf, size_t len);
 
 /* The toolkit's name of an nvmlBrandType value ("Tesla"; "Unknown" for
@@ -26,6 +27,9 @@ const char *gpu_nvml_brand_name(int brand);
 
 /* Load NVML and add its facts to the GPUs of inv, matched by PCI bus id. */
 int gpu_nvml_load(const struct gpu_host *host, struct gpu_inventory *inv, struct error *err);
+/* The same once for need (what needs it, for the error: "the requirement
+ * 'arch>=8.0' (NVIDIA_REQUIRE_*)"); a no-op when inv has NVML's facts. */
+int gpu_nvml_load_for(const struct gpu_host *host, struct gpu_inventory *inv, const char *need, struct error *err);
 
 /* The /proc inventory, and NVML's facts when req needs them; an NVML that
  * cannot be loaded is then an error saying which part of req needed it. */

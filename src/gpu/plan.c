@@ -361,12 +361,24 @@ static int check_one(const struct gpu_request *req, const struct gpu_require_ctx
 	return 0;
 }
 
+const char *gpu_requires_need_nvml(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
+				   size_t n_gpus)
+{
+	struct gpu_require_ctx c = {cuda, inv->rm[0] ? inv->rm : NULL, NULL, NULL, false};
+
+	for (size_t i = 0; !req->disable_require && !inv->nvml && n_gpus > 0 && i < req->requires.n; i++) {
+		if (gpu_require_needs_device(req->requires.v[i], &c))
+			return req->requires.v[i];
+	}
+	return NULL;
+}
+
 int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
 		       const size_t *gpus, size_t n_gpus, struct error *err)
 {
 	/* The driver version is the kernel module's; arch and brand are
 	 * NVML's, unknown (so satisfied) for a GPU NVML did not report. */
-	struct gpu_require_ctx c = {cuda, inv->rm[0] ? inv->rm : NULL, NULL, NULL};
+	struct gpu_require_ctx c = {cuda, inv->rm[0] ? inv->rm : NULL, NULL, NULL, false};
 
 	if (req->disable_require)
 		return 0;

@@ -87,6 +87,10 @@ int gpu_select(const struct gpu_request *req, const struct gpu_inventory *inv, s
  * cuda: the driver's CUDA version ("12.4"), NULL when unknown. */
 int gpu_check_requires(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
 		       const size_t *gpus, size_t n_gpus, struct error *err);
+/* The first requirement that needs the selected GPUs' arch or brand from
+ * NVML (none is known yet) to decide, or NULL. */
+const char *gpu_requires_need_nvml(const struct gpu_request *req, const struct gpu_inventory *inv, const char *cuda,
+				   size_t n_gpus);
 
 /* Does soname belong to a library stem wanted for caps? */
 bool gpu_lib_wanted(const char *soname, unsigned caps);

@@ -9,7 +9,6 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-#define MAX_EXPR 4096
 #define MAX_COMPONENTS 8
 
 enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
@@ -92,7 +91,9 @@ static int eval_cond(char *cond, const struct gpu_require_ctx *c, const char **w
 	if (!strcasecmp(cond, "brand")) {
 		if (ops[k].op != OP_EQ && ops[k].op != OP_NE)
 			return *why = "brand allows only = and !=", -1;
-		return c->brand == NULL || op_holds(ops[k].op, strcasecmp(c->brand, value) != 0);
+		if (c->brand == NULL)
+			return !c->unknown_device_fails;
+		return op_holds(ops[k].op, strcasecmp(c->brand, value) != 0);
 	}
 	if (!strcasecmp(cond, "cuda"))
 		have = c->cuda;
@@ -104,6 +105,8 @@ static int eval_cond(char *cond, const struct gpu_require_ctx *c, const char **w
 		return *why = "unknown name (cuda, driver, arch, brand)", -1;
 	if (gpu_version_cmp(value, value, &cmp) < 0)
 		return *why = "invalid version", -1;
+	if (have == NULL && !strcasecmp(cond, "arch"))
+		return !c->unknown_device_fails;
 	if (have == NULL || gpu_version_cmp(have, value, &cmp) < 0)
 		return 1; /* unknown on this host: not held against the image */
 	return op_holds(ops[k].op, cmp);
@@ -135,8 +138,8 @@ int gpu_require_check(const char *expr, const struct gpu_require_ctx *c, struct 
 	char *save = NULL;
 	int any = 0;
 
-	if (strlen(expr) > MAX_EXPR)
-		return error_set(err, 0, "invalid expression: longer than %d bytes", MAX_EXPR);
+	if (strlen(expr) > GPU_REQUIRE_MAX_LEN)
+		return error_set(err, 0, "invalid expression: longer than %d bytes", GPU_REQUIRE_MAX_LEN);
 	copy = xstrdup(expr);
 	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		int r = eval_term(t, c, &why);
@@ -156,4 +159,17 @@ int gpu_require_check(const char *expr, const struct gpu_require_ctx *c, struct 
 					   "container"
 					 : "");
 	return 0;
+}
+
+bool gpu_require_needs_device(const char *expr, const struct gpu_require_ctx *c)
+{
+	struct gpu_require_ctx pass = *c, fail = *c;
+	struct error ignore = ERROR_INIT;
+	int a, b;
+
+	pass.unknown_device_fails = false;
+	fail.unknown_device_fails = true;
+	a = gpu_require_check(expr, &pass, &ignore);
+	b = gpu_require_check(expr, &fail, &ignore);
+	return a >= 0 && b >= 0 && a != b;
 }

@@ -586,6 +586,18 @@ nvml_fixture() {
 	# Nothing in the request needs NVML: the crashing one is never loaded.
 	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_CUDA='cuda>=12.0' gpu plan
 	assert_success
+	# A CUDA image's requirement names a brand, but its first term holds on
+	# this driver (CUDA 12.4): the brand cannot change the outcome.
+	create_gpu
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_REQUIRE_CUDA='cuda>=12.4 brand=tesla,driver>=470,driver<471' start gpu true
+	assert_success
+	# On an older driver than the image wants, the brand decides: NVML it is.
+	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all \
+		NVIDIA_REQUIRE_CUDA='cuda>=12.8 brand=tesla,driver>=550,driver<551' gpu plan
+	assert_status 1
+	[ "$stderr" = "[ERROR] the requirement 'cuda>=12.8 brand=tesla,driver>=550,driver<551' (NVIDIA_REQUIRE_*) needs NVML: $lib failed: the helper process was killed by signal 6 $hint" ] ||
+		{ echo "$stderr" >&2; false; }
 	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' gpu plan
 	assert_status 1
 	assert_output_eq ""
@@ -605,7 +617,6 @@ nvml_fixture() {
 	[ "$SECONDS" -lt 9 ] || { echo "took $SECONDS s" >&2; false; }
 	[ "$stderr" = "[ERROR] $need: $lib did not answer within 5 s (killed) $hint" ] || { echo "$stderr" >&2; false; }
 	# A start fails the same way, before anything is mounted.
-	create_gpu
 	run --separate-stderr gpu FAKE_NVML_FIXTURE="$NF" NVIDIA_VISIBLE_DEVICES=all NVIDIA_REQUIRE_X='arch>=8.0' start gpu true
 	assert_failure
 	[[ $stderr == *"$need: $lib did not answer within 5 s (killed)"* ]] || { echo "$stderr" >&2; false; }

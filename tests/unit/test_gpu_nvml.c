@@ -49,11 +49,10 @@ TEST(when_nvml_is_needed)
 	ASSERT_STREQ(needed("1:0", NULL, false, buf, sizeof(buf)), "the MIG device '1:0' (NVIDIA_VISIBLE_DEVICES)");
 	ASSERT_STREQ(needed("mig-abc", NULL, false, buf, sizeof(buf)),
 		     "the MIG device 'mig-abc' (NVIDIA_VISIBLE_DEVICES)");
-	ASSERT_STREQ(needed("all", "cuda>=12.0 brand=tesla", false, buf, sizeof(buf)),
-		     "the requirement 'cuda>=12.0 brand=tesla' (NVIDIA_REQUIRE_*)");
-	ASSERT_STREQ(needed("all", "ARCH>=8.0", false, buf, sizeof(buf)),
-		     "the requirement 'ARCH>=8.0' (NVIDIA_REQUIRE_*)");
-	ASSERT_STREQ(needed("all", "arch>=8.0", true, buf, sizeof(buf)), "-");
+	/* Requirements ask later, when their outcome hangs on arch or brand
+	 * (test_gpu_request's require_needs_device). */
+	ASSERT_STREQ(needed("all", "cuda>=12.0 brand=tesla", false, buf, sizeof(buf)), "-");
+	ASSERT_STREQ(needed("all", "ARCH>=8.0", false, buf, sizeof(buf)), "-");
 }
 
 TEST(mig_access_needs_nvml)

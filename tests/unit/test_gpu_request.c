@@ -247,7 +247,7 @@ static const struct {
 
 TEST(require_dsl_table)
 {
-	struct gpu_require_ctx c = {"12.4", "550.54.14", "8.0", "Tesla"};
+	struct gpu_require_ctx c = {"12.4", "550.54.14", "8.0", "Tesla", false};
 
 	for (size_t i = 0; i < ARRAY_SIZE(req_rows); i++) {
 		struct error err = ERROR_INIT;
@@ -260,8 +260,8 @@ TEST(require_dsl_table)
 
 TEST(require_messages_and_unknown_values)
 {
-	struct gpu_require_ctx known = {"11.4", "470.1", NULL, NULL};
-	struct gpu_require_ctx unknown = {NULL, NULL, NULL, NULL};
+	struct gpu_require_ctx known = {"11.4", "470.1", NULL, NULL, false};
+	struct gpu_require_ctx unknown = {NULL, NULL, NULL, NULL, false};
 	struct error err = ERROR_INIT;
 
 	ASSERT_EQ(gpu_require_check("cuda>=12.4 brand=tesla,driver>=535", &known, &err), 0);
@@ -274,6 +274,32 @@ TEST(require_messages_and_unknown_values)
 	ASSERT_EQ(gpu_require_check("arch>=9.0,brand=quadro,cuda>=13,driver>=999", &unknown, &err), 1);
 	ASSERT_EQ(gpu_require_check("cuda=>12", &known, &err), -1);
 	ASSERT_TRUE(strstr(err.msg, "invalid expression") != NULL);
+}
+
+/* CUDA images' NVIDIA_REQUIRE_CUDA needs NVML's brand only when the
+ * driver is too old for its first term. */
+TEST(require_needs_device)
+{
+	const char *cuda_image = "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=535,driver<536";
+	struct gpu_require_ctx new_driver = {"12.4", "550.54.14", NULL, NULL, false};
+	struct gpu_require_ctx old_driver = {"12.2", "535.104.05", NULL, NULL, false};
+	struct gpu_require_ctx older_driver = {"11.4", "470.1", NULL, NULL, false};
+	struct gpu_require_ctx other_branch = {"12.0", "525.1", NULL, NULL, false};
+
+	ASSERT_TRUE(!gpu_require_needs_device(cuda_image, &new_driver));
+	ASSERT_TRUE(gpu_require_needs_device(cuda_image, &old_driver));
+	ASSERT_TRUE(gpu_require_needs_device(cuda_image, &older_driver));
+	/* No term can hold whatever the brand: decided without NVML. */
+	ASSERT_TRUE(!gpu_require_needs_device(cuda_image, &other_branch));
+	ASSERT_TRUE(gpu_require_needs_device("arch>=8.0", &new_driver));
+	ASSERT_TRUE(!gpu_require_needs_device("driver>=500 arch>=8.0", &new_driver));
+	ASSERT_TRUE(!gpu_require_needs_device("driver>=999,brand=tesla", &new_driver));
+	ASSERT_TRUE(!gpu_require_needs_device("arch=>8", &new_driver));
+	/* Unknown arch and brand fail when asked to. */
+	new_driver.unknown_device_fails = true;
+	struct error err = ERROR_INIT;
+	ASSERT_EQ(gpu_require_check("brand!=geforce", &new_driver, &err), 0);
+	ASSERT_EQ(gpu_require_check("cuda>=12.0", &new_driver, &err), 1);
 }
 
 TEST(version_compare)
@@ -289,6 +315,6 @@ TEST(version_compare)
 	ASSERT_FAILS(gpu_version_cmp(".1", "1", &c));
 }
 
-TAP_MAIN(T(visible_devices_and_caps_table), T(host_wins_over_image), T(unknown_capability_is_an_error), T(mig_access_only_all), T(imex_channels),
+TAP_MAIN(T(require_needs_device), T(visible_devices_and_caps_table), T(host_wins_over_image), T(unknown_capability_is_an_error), T(mig_access_only_all), T(imex_channels),
 	 T(disable_require_go_bool), T(legacy_cuda_image), T(require_dsl_table),
 	 T(require_messages_and_unknown_values), T(version_compare))

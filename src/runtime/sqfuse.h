@@ -21,4 +21,12 @@ bool sqfuse_available(void);
  * not installed (the caller then runs the squashfuse binary). */
 int sqfuse_mount(const char *image, uint64_t offset, const char *mountpoint, struct error *err);
 
+/* The container's setup is over and command (a path in it) is next: read
+ * it ahead through the server, then give the caller and the server back the
+ * CPUs they had. sqfuse_mount() keeps both on one CPU until then, because
+ * each FUSE request that wakes a halted CPU costs a VM an interrupt round
+ * trip (a start took 10-12 ms instead of 7.5 here). A no-op when no image
+ * was mounted. */
+void sqfuse_setup_done(const char *command);
+
 #endif

@@ -15,6 +15,7 @@
 #include "runtime/namespaces.h"
 #include "runtime/privileges.h"
 #include "runtime/resolve.h"
+#include "runtime/sqfuse.h"
 #include "runtime/switchroot.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -239,6 +240,8 @@ int switchroot_exec(struct start_ctx *ctx, struct error *err)
 		if (home && chdir(home) < 0 && chdir("/") < 0)
 			return error_errno(err, "failed to change directory");
 	}
+	/* While capsa may still change its server (the lockdown drops that). */
+	sqfuse_setup_done(shell);
 	if (container_lockdown(ctx->userns, ctx->inner_uid == 0, err) < 0)
 		return -1;
 	if (rc_path(ctx, &rc, err) < 0)

@@ -221,6 +221,28 @@ $TUID
 missing"
 }
 
+@test "start IMAGE.sqsh: set up on one CPU with its server, the command and the server get the caller's CPUs back" {
+	require_fuse
+	[ -e /usr/include/squashfuse/ll.h ] || skip "built without libsquashfuse-dev"
+	[ "$(nproc)" -ge 2 ] || skip "one CPU: nothing is narrowed"
+	# The command, then its children that are capsa: the server.
+	local script='grep Cpus_allowed_list /proc/self/status; c=$(cat /proc/$$/task/*/children)
+for p in $c; do [ "$(cat /proc/$p/comm 2>/dev/null)" = capsa ] && grep Cpus_allowed_list /proc/$p/status; done; true'
+	local all
+	all=$(grep Cpus_allowed_list /proc/self/status)
+	run --separate-stderr capsa start "$FIX/busybox.sqsh" sh -c "$script"
+	assert_success
+	assert_output_eq "$all
+$all"
+	# A caller bound to one CPU (Slurm's task binding) stays bound to it.
+	taskset -pc 1 "$BASHPID" >/dev/null
+	run --separate-stderr capsa start "$FIX/busybox.sqsh" sh -c "$script"
+	taskset -pc "${all##*:	}" "$BASHPID" >/dev/null
+	assert_success
+	assert_output_eq "Cpus_allowed_list:	1
+Cpus_allowed_list:	1"
+}
+
 @test "start IMAGE.sqsh: gzip image and a relative path" {
 	require_fuse
 	cp "$FIX/busybox-gzip.sqsh" "$WORK/img.sqsh"

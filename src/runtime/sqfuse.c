@@ -6,9 +6,9 @@
  * cost. We mount /dev/fuse ourselves, so the mount is there when mount(2)
  * returns: the kernel queues requests until the server answers FUSE_INIT. */
 #include <dlfcn.h>
-#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

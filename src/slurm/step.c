@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slurm/keeper.h"
 #include "slurm/step.h"
 #include "util/cleanup.h"
 
@@ -237,6 +238,7 @@ static struct shared *shared_create(void)
 	atomic_init(&shm->started_tasks, 0);
 	atomic_init(&shm->completed_tasks, 0);
 	shm->pid = -1;
+	shm->keeper = -1;
 	shm->ns_pid = -1;
 	return shm;
 }
@@ -395,6 +397,35 @@ static int write_conf(char *path, size_t size)
 
 /* capsa start -c CONF IMAGE|NAME sh -c 'kill -STOP $$; exit 0', waited for
  * until it stops. */
+/* The container shell, until it stops (or exits: *status says); -2 if it
+ * could not be forked.  Started
+ * directly, the shell (and its squashfs server) lives until the step's end,
+ * so a keeper (keeper.h) starts it and reaps them then; otherwise the shell
+ * ends as soon as the tasks have joined, and stays the first task's child,
+ * as in pyxis (an extra child of slurmstepd ending mid-step delayed the
+ * step's end by 100 ms). */
+static int spawn_shell(struct child_exec *ex, int log_fd, pid_t *pid, int *status)
+{
+	int fd, r;
+
+	if (!step.direct) {
+		if (child_spawn(&step.id, log_fd, child_exec_fn, ex, pid) < 0) {
+			slurm_error("capsa: could not fork: %s", strerror(errno));
+			return -2;
+		}
+		return wait_logged(*pid, true, status);
+	}
+	if (keeper_start(&step.id, log_fd, child_exec_fn, ex, &step.shm->keeper, &fd) < 0) {
+		slurm_error("capsa: could not fork: %s", strerror(errno));
+		return -2;
+	}
+	r = keeper_wait(fd, pid, status);
+	close(fd);
+	if (r > 0)
+		slurm_info("capsa: received SIGTERM, forwarding to child %ld", (long)*pid);
+	return r < 0 ? -1 : 0;
+}
+
 static int start_container(char **job_env)
 {
 	const struct spank_args *a = step.args;
@@ -406,8 +437,8 @@ static int start_container(char **job_env)
 	_cleanup_close_ int log_fd = child_log_open();
 	struct child_exec ex;
 	char **envp;
-	pid_t pid;
-	int status, r;
+	pid_t pid = -1;
+	int status = 0, r;
 
 	if (stat_mount_sources() < 0)
 		return -1;
@@ -422,15 +453,11 @@ static int start_container(char **job_env)
 		return -1;
 	}
 	ex = (struct child_exec){step.config->capsa_path, argv, envp};
-	r = child_spawn(&step.id, log_fd, child_exec_fn, &ex, &pid);
+	r = spawn_shell(&ex, log_fd, &pid, &status);
 	env_free(envp);
-	if (r < 0) {
-		unlink(conf);
-		slurm_error("capsa: could not fork: %s", strerror(errno));
-		return -1;
-	}
-	r = wait_logged(pid, true, &status);
 	unlink(conf);
+	if (r < -1)
+		return -1;
 	if (r == 0 && WIFSTOPPED(status)) {
 		step.shm->pid = pid;
 		step.shm->own_pid = true;
@@ -624,7 +651,8 @@ static size_t children_of(pid_t pid, pid_t *out, size_t max)
  * the rootfs) may outlive the tasks: ended here and waited for (at most a
  * second), or Slurm's process tracking would sleep a second or more at the
  * end of the step before it kills them itself.  pidfds: a pid reused
- * meanwhile is never signalled. */
+ * meanwhile is never signalled.  Their keeper reaps them (no zombie is
+ * left to pid 1) and is reaped here. */
 static void end_container_shell(void)
 {
 	pid_t pids[17];
@@ -652,6 +680,7 @@ static void end_container_shell(void)
 			close(fds[i].fd);
 	}
 	step.shm->pid = -1;
+	keeper_reap(step.shm->keeper, (int)(left > 0 ? left : 0) + 100);
 }
 
 static void cleanup(void)

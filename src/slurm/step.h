@@ -2,7 +2,8 @@
 /* A step in a container, split by stage: step.c (the SPANK entry points and
  * the container's start), capsa_cmd.c (capsa run as the user), step_image.c
  * (the image), step_join.c (tasks joining the container), step_attach.c
- * (unnamed containers a later step attaches to).  Internal to the plugin. */
+ * (unnamed containers a later step attaches to), keeper.c (the reaper of a
+ * direct start's shell).  Internal to the plugin. */
 #ifndef CAPSA_SLURM_STEP_H
 #define CAPSA_SLURM_STEP_H
 
@@ -27,6 +28,7 @@ struct shared {
 	atomic_int started_tasks;
 	atomic_int completed_tasks;
 	pid_t pid;    /* the stopped container shell (environ, cwd) */
+	pid_t keeper; /* slurmstepd's child that reaps the shell (keeper.h) */
 	pid_t ns_pid; /* whose namespaces the tasks join */
 	bool own_pid; /* pid is this step's (ended with it) */
 	bool created; /* a temporary named rootfs exists (remove it) */

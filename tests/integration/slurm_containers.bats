@@ -84,6 +84,27 @@ assert_runtime_clean() {
 	assert_runtime_clean
 }
 
+@test "srun IMAGE.sqsh: the container shell and its squashfs server live under capsa's keeper, a child of slurmstepd" {
+	# From the task: its parent is slurmstepd; among slurmstepd's children
+	# the keeper, whose child is the stopped shell, whose child is the
+	# server. The keeper reaps both at the step's end, not pid 1.
+	run slurm_as_user srun -N1 --container-image="$SQSH" sh -c '
+kids() { cat /proc/$1/task/*/children 2>/dev/null; }
+name() { cat /proc/$1/comm 2>/dev/null; }
+echo "parent $(name $PPID)"
+for k in $(kids $PPID); do
+	[ "$(name $k)" = capsa-keeper ] || continue
+	for s in $(kids $k); do echo "shell $(name $s) $(cut -d" " -f3 /proc/$s/stat)"; for f in $(kids $s); do echo "server $(name $f)"; done; done
+done'
+	assert_success
+	assert_line_eq "parent slurmstepd"
+	assert_line_eq "shell sh T"
+	assert_line_eq "server capsa"
+	assert_runtime_clean
+	# The keeper was reaped with the step, and with it the shell and server.
+	! pgrep -u "$TUSER" -x capsa-keeper || { ps -u "$TUSER" -o pid,ppid,stat,comm >&2; false; }
+}
+
 @test "srun -N3 -n6 --container-image=docker://...: one import per node, every task inside" {
 	need_registry
 	run slurm_as_user srun -N3 -n6 --container-image="docker://$PLAIN#busybox:latest" \

@@ -51,8 +51,7 @@ static void close_all_but(int a, int b)
 	syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
 }
 
-/* Only system calls here: the task that forked it may be multi-threaded
- * (an MPI plugin's threads). */
+/* System calls and child_spawn() only, as in child.c. */
 static _Noreturn void keeper_main(const struct identity *id, int log_fd, child_fn fn, void *data, int wfd)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), status = 0;

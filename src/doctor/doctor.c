@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "doctor/doctor.h"
@@ -102,18 +103,36 @@ int doctor_read(const char *root, const char *rel, size_t max, char **ret)
 	return 0;
 }
 
-char *doctor_which(const char *name)
+char *doctor_which(const char *root, const char *name)
 {
 	_cleanup_free_ char *dirs = xstrdup(PROC_HELPER_PATH);
 
 	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *path = xasprintf("%s/%s", d, name);
+		char *path = xasprintf("%s%s/%s", root, d, name);
 
 		if (access(path, X_OK) == 0)
 			return path;
 		free(path);
 	}
 	return NULL;
+}
+
+char *doctor_output(char *const argv[], size_t max)
+{
+	char *const envp[] = {(char *)"PATH=" PROC_HELPER_PATH, NULL};
+	struct proc_output out = PROC_OUTPUT_INIT;
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct error err = ERROR_INIT;
+	_cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	o.stderr_fd = devnull;
+	if (proc_capture(argv, envp, &o, max, &out, &err) < 0)
+		return NULL;
+	if (out.truncated || !WIFEXITED(out.status) || WEXITSTATUS(out.status) != 0) {
+		proc_output_done(&out);
+		return NULL;
+	}
+	return out.out;
 }
 
 void doctor_run(const struct doctor_env *in, struct doctor_report *r)

@@ -62,9 +62,12 @@ char *doctor_path(const char *root, const char *rel);
 /* Read a small file under a root: 0, or -1 with errno (ENOENT: missing). */
 int doctor_read(const char *root, const char *rel, size_t max, char **ret);
 
-/* The absolute path of a host tool in PROC_HELPER_PATH, whatever the
- * caller's PATH (a job step's lacks /usr/sbin), or NULL. */
-char *doctor_which(const char *name);
+/* The path of a host tool in PROC_HELPER_PATH under root ("" for the host),
+ * whatever the caller's PATH (a job step's lacks /usr/sbin), or NULL. */
+char *doctor_which(const char *root, const char *name);
+/* The standard output of argv (stderr dropped, PATH=PROC_HELPER_PATH),
+ * NUL-terminated, when it exits 0 within max bytes; else NULL. */
+char *doctor_output(char *const argv[], size_t max);
 
 /* The check areas, in the order they run (doctor.c's table). */
 void doctor_check_userns(const struct doctor_env *env, struct doctor_report *r);

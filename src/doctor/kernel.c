@@ -7,13 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "doctor/doctor.h"
 #include "doctor/parse.h"
 #include "util/cleanup.h"
-#include "util/proc.h"
 #include "util/xalloc.h"
 
 #define MAX_KCONFIG (4u << 20)
@@ -21,25 +19,10 @@
 /* gzip does the inflating: the capsa binary links no zlib. */
 static char *read_gz(const char *path)
 {
-	_cleanup_free_ char *gzip = doctor_which("gzip");
+	_cleanup_free_ char *gzip = doctor_which("", "gzip");
 	char *const argv[] = {gzip, (char *)"-dc", (char *)path, NULL};
-	char *const envp[] = {(char *)"PATH=" PROC_HELPER_PATH, NULL};
-	struct proc_output out = PROC_OUTPUT_INIT;
-	struct proc_opts o = PROC_OPTS_INIT;
-	struct error err = ERROR_INIT;
-	_cleanup_close_ int devnull = -1;
 
-	if (gzip == NULL)
-		return NULL;
-	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	o.stderr_fd = devnull;
-	if (proc_capture(argv, envp, &o, MAX_KCONFIG, &out, &err) < 0)
-		return NULL;
-	if (out.truncated || !WIFEXITED(out.status) || WEXITSTATUS(out.status) != 0) {
-		proc_output_done(&out);
-		return NULL;
-	}
-	return out.out;
+	return gzip != NULL ? doctor_output(argv, MAX_KCONFIG) : NULL;
 }
 
 /* The first readable configuration, as enroot-check looks for it. */

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "doctor/parse.h"
@@ -27,24 +26,12 @@ static const char install_advice[] = "add the line of " CAPSA_DATADIR "/plugstac
  * controller); 0 when unknown. */
 static uint32_t installed_version(void)
 {
-	_cleanup_free_ char *slurmd = doctor_which("slurmd");
+	_cleanup_free_ char *slurmd = doctor_which("", "slurmd"), *out = NULL;
 	char *const argv[] = {slurmd, (char *)"-V", NULL};
-	char *const envp[] = {(char *)"PATH=" PROC_HELPER_PATH, NULL};
-	struct proc_output out = PROC_OUTPUT_INIT;
-	struct proc_opts o = PROC_OPTS_INIT;
-	struct error err = ERROR_INIT;
-	_cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	uint32_t v = 0;
 
-	if (slurmd == NULL)
+	if (slurmd == NULL || (out = doctor_output(argv, 256)) == NULL)
 		return 0;
-	o.stderr_fd = devnull;
-	if (proc_capture(argv, envp, &o, 256, &out, &err) < 0)
-		return 0;
-	if (!out.truncated && WIFEXITED(out.status) && WEXITSTATUS(out.status) == 0)
-		v = slurm_version_parse(out.out);
-	proc_output_done(&out);
-	return v;
+	return slurm_version_parse(out);
 }
 
 /* A relative plugin path is looked up in slurm.conf's PluginDir. */

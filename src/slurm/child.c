@@ -141,6 +141,21 @@ static void on_sigterm(int sig)
 	got_sigterm = 1;
 }
 
+void child_sigterm_catch(struct sigaction *old)
+{
+	/* No SA_RESTART: the wait returns EINTR and the signal is passed on. */
+	struct sigaction sa = {.sa_handler = on_sigterm};
+
+	sigemptyset(&sa.sa_mask);
+	got_sigterm = 0;
+	sigaction(SIGTERM, &sa, old);
+}
+
+bool child_sigterm_caught(void)
+{
+	return got_sigterm;
+}
+
 int child_unlink_fn(void *data)
 {
 	return unlink(data) == 0 || errno == ENOENT ? 0 : 1;
@@ -148,14 +163,11 @@ int child_unlink_fn(void *data)
 
 int child_wait(pid_t pid, bool untraced, int *status)
 {
-	struct sigaction sa = {.sa_handler = on_sigterm}, old;
+	struct sigaction old;
 	bool forwarded = false;
 	pid_t r;
 
-	/* No SA_RESTART: waitpid returns EINTR and the signal is passed on. */
-	sigemptyset(&sa.sa_mask);
-	got_sigterm = 0;
-	sigaction(SIGTERM, &sa, &old);
+	child_sigterm_catch(&old);
 	do {
 		r = waitpid(pid, status, untraced ? WUNTRACED : 0);
 		if (r < 0 && errno == EINTR && got_sigterm && !forwarded) {

@@ -4,6 +4,7 @@
 #define CAPSA_SLURM_CHILD_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,5 +41,10 @@ int child_spawn2(const struct identity *id, int out_fd, int err_fd, child_fn fn,
  * SIGTERM received meanwhile (scancel, the step's end) is passed on to the
  * child, as pyxis does: then 1. */
 int child_wait(pid_t pid, bool untraced, int *status);
+/* For other waits: catch SIGTERM without SA_RESTART (the wait returns
+ * EINTR; child_sigterm_caught() then says to pass it on) until the old
+ * action is put back with sigaction(SIGTERM, old, NULL). */
+void child_sigterm_catch(struct sigaction *old);
+bool child_sigterm_caught(void);
 
 #endif

@@ -106,14 +106,6 @@ int keeper_start(const struct identity *id, int log_fd, child_fn fn, void *data,
 	return 0;
 }
 
-static volatile sig_atomic_t got_sigterm;
-
-static void on_sigterm(int sig)
-{
-	(void)sig;
-	got_sigterm = 1;
-}
-
 /* One report; a SIGTERM meanwhile (scancel) goes on to the shell once its
  * pid is known, as child_wait() does for a child. */
 static int read_report(int fd, pid_t shell, bool *forwarded, struct report *r)
@@ -121,7 +113,7 @@ static int read_report(int fd, pid_t shell, bool *forwarded, struct report *r)
 	ssize_t n;
 
 	while ((n = read(fd, r, sizeof(*r))) < 0 && errno == EINTR) {
-		if (got_sigterm && shell > 0 && !*forwarded) {
+		if (child_sigterm_caught() && shell > 0 && !*forwarded) {
 			kill(shell, SIGTERM);
 			*forwarded = true;
 		}
@@ -135,15 +127,13 @@ static int read_report(int fd, pid_t shell, bool *forwarded, struct report *r)
 
 int keeper_wait(int fd, pid_t *ret_shell, int *ret_status)
 {
-	struct sigaction sa = {.sa_handler = on_sigterm}, old;
+	struct sigaction old;
 	bool forwarded = false;
 	struct report r;
 	pid_t shell = -1;
 	int ret = -1;
 
-	sigemptyset(&sa.sa_mask);
-	got_sigterm = 0;
-	sigaction(SIGTERM, &sa, &old);
+	child_sigterm_catch(&old);
 	while (read_report(fd, shell, &forwarded, &r) == 0) {
 		if (r.kind == REPORT_PID) {
 			shell = (pid_t)r.pid;
